@@ -1,0 +1,17 @@
+//! Adapters: the ports implemented for AWS (`Dynamo*`, `S3*`, `Ses*`) and for one
+//! machine (`Sqlite*`, `Folder*`, `Outbox*`). SDK types never leave this module.
+
+pub mod aws;
+pub mod dynamo;
+pub mod folder;
+pub mod outbox;
+pub mod s3;
+pub mod ses;
+pub mod sqlite;
+
+pub use dynamo::DynamoApplicationStore;
+pub use folder::FolderBlobStore;
+pub use outbox::OutboxMailer;
+pub use s3::S3BlobStore;
+pub use ses::SesMailer;
+pub use sqlite::{SqliteApplicationStore, SqliteDb};

@@ -1,0 +1,163 @@
+//! SQLite (bundled): the local stand-in for DynamoDB. Every change to an entity is
+//! written to `change_log` in the same transaction, and `feed` turns that log into
+//! DynamoDB-stream events for the stream consumers.
+
+mod application_store;
+pub mod feed;
+
+pub use application_store::SqliteApplicationStore;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use crate::error::{AppError, AppResult};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: applications, idempotency keys, the change log and the feed's bookkeeping.
+    r#"
+    CREATE TABLE applications (
+        id            TEXT PRIMARY KEY,
+        tax_id        TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+        version       INTEGER NOT NULL,
+        submitted_at  TEXT NOT NULL,
+        item          TEXT NOT NULL
+    ) STRICT;
+    -- One account per company: at most one pending or approved application per 統一編號.
+    CREATE UNIQUE INDEX applications_one_active_per_company
+        ON applications (tax_id) WHERE status IN ('pending', 'approved');
+    CREATE INDEX applications_by_company ON applications (tax_id, submitted_at);
+
+    CREATE TABLE idempotency_keys (
+        key             TEXT PRIMARY KEY,
+        application_id  TEXT NOT NULL REFERENCES applications (id),
+        fingerprint     TEXT NOT NULL,
+        created_at      TEXT NOT NULL
+    ) STRICT;
+
+    -- The local twin of a DynamoDB stream (NEW_AND_OLD_IMAGES).
+    CREATE TABLE change_log (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        table_name   TEXT NOT NULL,
+        event_name   TEXT NOT NULL CHECK (event_name IN ('INSERT', 'MODIFY', 'REMOVE')),
+        keys         TEXT NOT NULL,
+        old_image    TEXT,
+        new_image    TEXT,
+        created_at   TEXT NOT NULL
+    ) STRICT;
+
+    -- Per consumer: how far it has got, and the record it is retrying.
+    CREATE TABLE feed_checkpoints (
+        consumer         TEXT PRIMARY KEY,
+        checkpoint       INTEGER NOT NULL DEFAULT 0,
+        failing_seq      INTEGER,
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT,
+        last_error       TEXT
+    ) STRICT;
+
+    CREATE TABLE feed_dead_letters (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        consumer    TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL,
+        error       TEXT NOT NULL,
+        event       TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        UNIQUE (consumer, seq)
+    ) STRICT;
+    "#,
+];
+
+/// A SQLite database shared by the local adapters. Calls run on the blocking pool.
+#[derive(Clone)]
+pub struct SqliteDb {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteDb {
+    pub fn open(path: &Path) -> AppResult<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| AppError::internal(format!("create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(db_err)?;
+        Self::init(conn)
+    }
+
+    pub fn open_in_memory() -> AppResult<Self> {
+        Self::init(Connection::open_in_memory().map_err(db_err)?)
+    }
+
+    fn init(mut conn: Connection) -> AppResult<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(db_err)?;
+        let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_err)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let tx = conn.transaction().map_err(db_err)?;
+            tx.execute_batch(sql).map_err(db_err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(db_err)?;
+            tx.commit().map_err(db_err)?;
+        }
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub async fn call<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> AppResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| AppError::internal("sqlite connection poisoned"))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("sqlite task: {e}")))?
+    }
+}
+
+pub(crate) fn db_err(e: rusqlite::Error) -> AppError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            AppError::Unavailable(format!("sqlite: {e}"))
+        }
+        _ => AppError::internal(format!("sqlite: {e}")),
+    }
+}
+
+/// True when `e` is a UNIQUE violation naming `column` (e.g. `applications.tax_id`).
+pub(crate) fn is_unique_violation(e: &rusqlite::Error, column: &str) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, Some(msg))
+        if f.code == rusqlite::ErrorCode::ConstraintViolation && msg.contains("UNIQUE") && msg.contains(column))
+}
+
+/// Appends one change to the change log; call inside the transaction that made it.
+pub(crate) fn log_change(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    event_name: &str,
+    keys: &serde_json::Value,
+    old_image: Option<&serde_json::Value>,
+    new_image: Option<&serde_json::Value>,
+    at: &str,
+) -> AppResult<()> {
+    tx.execute(
+        "INSERT INTO change_log (table_name, event_name, keys, old_image, new_image, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        rusqlite::params![
+            table,
+            event_name,
+            keys.to_string(),
+            old_image.map(|v| v.to_string()),
+            new_image.map(|v| v.to_string()),
+            at
+        ],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Wiring: the adapters chosen by `Config`, and the services built on them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::adapters::{
+    self, DynamoApplicationStore, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer, SqliteApplicationStore, SqliteDb,
+};
+use crate::config::{Backend, Config};
+use crate::error::AppResult;
+use crate::ports::{ApplicationStore, BlobStore, Clock, Mailer, SystemClock};
+use crate::services::apply::ApplyService;
+
+/// Where local mode keeps its data.
+#[derive(Clone)]
+pub struct LocalParts {
+    pub db: SqliteDb,
+    pub data_dir: PathBuf,
+    pub database: PathBuf,
+    pub outbox_dir: PathBuf,
+    pub drop_dir: PathBuf,
+    pub blobs_dir: PathBuf,
+}
+
+impl LocalParts {
+    pub fn open(data_dir: PathBuf) -> AppResult<Self> {
+        let database = data_dir.join("ecosphere.sqlite3");
+        let db = SqliteDb::open(&database)?;
+        let parts = Self {
+            db,
+            outbox_dir: data_dir.join("outbox"),
+            drop_dir: data_dir.join("drop"),
+            blobs_dir: data_dir.join("blobs"),
+            database,
+            data_dir,
+        };
+        for d in [&parts.outbox_dir, &parts.drop_dir, &parts.blobs_dir] {
+            std::fs::create_dir_all(d).map_err(|e| crate::error::AppError::internal(format!("create {}: {e}", d.display())))?;
+        }
+        Ok(parts)
+    }
+}
+
+/// Everything a handler needs.
+pub struct App {
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub applications: Arc<dyn ApplicationStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub mailer: Arc<dyn Mailer>,
+    /// Present in local mode only.
+    pub local: Option<LocalParts>,
+    pub apply: ApplyService,
+}
+
+impl App {
+    pub async fn from_config(config: Config) -> AppResult<Arc<Self>> {
+        Self::with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn with_clock(config: Config, clock: Arc<dyn Clock>) -> AppResult<Arc<Self>> {
+        let (applications, blobs, mailer, local): (Arc<dyn ApplicationStore>, Arc<dyn BlobStore>, Arc<dyn Mailer>, _) =
+            match &config.backend {
+                Backend::Local { data_dir } => {
+                    let parts = LocalParts::open(data_dir.clone())?;
+                    (
+                        Arc::new(SqliteApplicationStore::new(parts.db.clone())),
+                        Arc::new(FolderBlobStore::new(parts.blobs_dir.clone())),
+                        Arc::new(OutboxMailer::new(parts.outbox_dir.clone(), config.sender.clone(), clock.clone())),
+                        Some(parts),
+                    )
+                }
+                Backend::Aws { table, bucket, ses_configuration_set, endpoint_url } => {
+                    let sdk = adapters::aws::sdk_config(endpoint_url.as_deref()).await;
+                    (
+                        Arc::new(DynamoApplicationStore::from_sdk(&sdk, table.clone()).await),
+                        Arc::new(S3BlobStore::from_sdk(&sdk, bucket.clone(), endpoint_url.is_some())),
+                        Arc::new(SesMailer::from_sdk(&sdk, config.sender.clone(), ses_configuration_set.clone(), clock.clone())),
+                        None,
+                    )
+                }
+            };
+        let apply = ApplyService::new(applications.clone(), clock.clone(), config.free_mail.clone());
+        Ok(Arc::new(Self { config, clock, applications, blobs, mailer, local, apply }))
+    }
+
+    pub async fn from_env() -> anyhow_like::Result<Arc<Self>> {
+        let config = Config::from_env()?;
+        Ok(Self::from_config(config).await?)
+    }
+}
+
+/// A tiny boxed error for `main` functions, without pulling anyhow into the library.
+pub mod anyhow_like {
+    pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
+    pub type Result<T> = std::result::Result<T, Error>;
+}

@@ -1,0 +1,154 @@
+//! Configuration: one `Config::from_env()` picks the backend and everything else.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::domain::{EmailAddress, FreeMailDomains};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// One machine: SQLite + change feed, folder blobs, file outbox.
+    Local { data_dir: PathBuf },
+    /// DynamoDB (+ streams), S3, SESv2.
+    Aws {
+        table: String,
+        bucket: String,
+        ses_configuration_set: Option<String>,
+        /// `AWS_ENDPOINT_URL`, for the emulator in tests.
+        endpoint_url: Option<String>,
+    },
+}
+
+/// How the local change feed delivers records to a stream consumer (the local twin of
+/// an event source mapping).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedConfig {
+    pub batch_size: usize,
+    /// Deliveries of a failing record before it goes to the dead-letter table.
+    pub max_attempts: u32,
+    /// First retry delay; doubles on every further attempt.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    pub poll_interval: Duration,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 10,
+            max_attempts: 5,
+            base_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub backend: Backend,
+    pub addr: SocketAddr,
+    /// Base URL for links in e-mails, without trailing slash.
+    pub public_url: String,
+    pub reviewers: Vec<EmailAddress>,
+    pub sender: EmailAddress,
+    pub free_mail: FreeMailDomains,
+    pub feed: FeedConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+pub const DEFAULT_DATA_DIR: &str = ".ecosphere";
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// `from_env` with the environment given as a function (for tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let require = |k: &str| var(k).ok_or_else(|| ConfigError(format!("{k} must be set when APP_BACKEND=aws")));
+        let backend = match var("APP_BACKEND").as_deref().unwrap_or("local") {
+            "local" => Backend::Local { data_dir: PathBuf::from(var("APP_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into())) },
+            "aws" => Backend::Aws {
+                table: require("APP_TABLE_NAME")?,
+                bucket: require("APP_BUCKET")?,
+                ses_configuration_set: var("APP_SES_CONFIGURATION_SET"),
+                endpoint_url: var("AWS_ENDPOINT_URL"),
+            },
+            other => return Err(ConfigError(format!("APP_BACKEND must be `local` or `aws`, not `{other}`"))),
+        };
+        let addr_s = var("APP_ADDR").unwrap_or_else(|| DEFAULT_ADDR.into());
+        let addr: SocketAddr = addr_s.parse().map_err(|_| ConfigError(format!("APP_ADDR `{addr_s}` is not host:port")))?;
+        let public_url = var("APP_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError("APP_PUBLIC_URL must start with http:// or https://".into()));
+        }
+        let reviewers = var("APP_REVIEWERS")
+            .unwrap_or_else(|| "reviewer@ecosphere.local".into())
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| EmailAddress::parse(s).map_err(|e| ConfigError(format!("APP_REVIEWERS: `{s}`: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sender_s = var("APP_SENDER").unwrap_or_else(|| "EcoSphere <service@ecosphere.local>".into());
+        let sender = EmailAddress::parse(&sender_s).map_err(|e| ConfigError(format!("APP_SENDER: {e}")))?;
+        let free_mail = match var("APP_FREEMAIL_DOMAINS_FILE") {
+            Some(path) => FreeMailDomains::parse(
+                &std::fs::read_to_string(&path).map_err(|e| ConfigError(format!("APP_FREEMAIL_DOMAINS_FILE {path}: {e}")))?,
+            ),
+            None => FreeMailDomains::builtin(),
+        };
+        let mut feed = FeedConfig::default();
+        if let Some(v) = var("APP_FEED_MAX_ATTEMPTS") {
+            feed.max_attempts = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ConfigError("APP_FEED_MAX_ATTEMPTS must be ≥ 1".into()))?;
+        }
+        Ok(Self { backend, addr, public_url, reviewers, sender, free_mail, feed })
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self.backend, Backend::Local { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_local() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.backend, Backend::Local { data_dir: ".ecosphere".into() });
+        assert_eq!(c.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.public_url, "http://127.0.0.1:3000");
+        assert_eq!(c.reviewers.len(), 1);
+    }
+
+    #[test]
+    fn aws_needs_table_and_bucket() {
+        assert!(cfg(&[("APP_BACKEND", "aws")]).unwrap_err().0.contains("APP_TABLE_NAME"));
+        let c = cfg(&[("APP_BACKEND", "aws"), ("APP_TABLE_NAME", "t"), ("APP_BUCKET", "b"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")]).unwrap();
+        assert!(matches!(c.backend, Backend::Aws { ref endpoint_url, .. } if endpoint_url.as_deref() == Some("http://127.0.0.1:5000")));
+    }
+
+    #[test]
+    fn bad_values_are_reported() {
+        assert!(cfg(&[("APP_BACKEND", "gcp")]).is_err());
+        assert!(cfg(&[("APP_ADDR", "nope")]).is_err());
+        assert!(cfg(&[("APP_REVIEWERS", "a@b.com, not-an-email")]).unwrap_err().0.contains("not-an-email"));
+        let c = cfg(&[("APP_REVIEWERS", "a@b.com, c@d.org"), ("APP_PUBLIC_URL", "https://eco.example.com/")]).unwrap();
+        assert_eq!(c.reviewers.len(), 2);
+        assert_eq!(c.public_url, "https://eco.example.com");
+    }
+}

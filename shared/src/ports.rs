@@ -1,0 +1,153 @@
+//! Ports: what the services need from the outside world, named by what they do.
+//! Adapters (`adapters::*`) implement them for AWS and for one machine.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Application, ApplicationId, EmailAddress, IdempotencyKey, TaxId};
+use crate::error::AppResult;
+
+/// What happened to a submitted application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submission {
+    /// Stored now, as given.
+    Created(Application),
+    /// The same idempotency key was used before with the same content: the first result.
+    Replayed(Application),
+}
+
+impl Submission {
+    pub fn application(&self) -> &Application {
+        match self {
+            Self::Created(a) | Self::Replayed(a) => a,
+        }
+    }
+}
+
+/// Stores applications. Implementations enforce, atomically and in the store itself,
+/// that a company has at most one pending or approved application, and that an
+/// idempotency key is used for one content only.
+#[async_trait]
+pub trait ApplicationStore: Send + Sync {
+    /// Stores a new pending application.
+    /// Errors: `Conflict` when the company already has a pending or approved application,
+    /// `Validation` when the idempotency key was used with different content.
+    async fn submit(&self, application: &Application, key: Option<&IdempotencyKey>) -> AppResult<Submission>;
+
+    async fn get(&self, id: &ApplicationId) -> AppResult<Option<Application>>;
+
+    /// Every application of a company, newest first.
+    async fn list_for_company(&self, tax_id: &TaxId) -> AppResult<Vec<Application>>;
+}
+
+/// Stores files (bills, evidence images, reports) by key.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &BlobKey, bytes: Vec<u8>, content_type: &str) -> AppResult<()>;
+    async fn get(&self, key: &BlobKey) -> AppResult<Option<Blob>>;
+    /// Keys under a prefix, sorted.
+    async fn list(&self, prefix: &str) -> AppResult<Vec<BlobKey>>;
+    async fn delete(&self, key: &BlobKey) -> AppResult<()>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub bytes: Vec<u8>,
+    pub content_type: String,
+}
+
+/// A blob key: `/`-separated segments of printable characters, no `.`/`..` segment, no
+/// leading `/`, at most 1024 bytes. Safe to use as a relative path and as an S3 key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobKey(String);
+
+impl BlobKey {
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= 1024
+            && !s.starts_with('/')
+            && !s.ends_with('/')
+            && s.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+            && !s.chars().any(|c| c.is_control() || c == '\\');
+        ok.then(|| Self(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BlobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An e-mail to send: plain text and HTML alternatives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub to: Vec<EmailAddress>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentEmail {
+    pub message_id: String,
+}
+
+/// Sends e-mail. `Unavailable` means "try again later" (throttling, network).
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, email: &Email) -> AppResult<SentEmail>;
+}
+
+/// The time. A port so tests can move it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock tests can set and advance.
+#[derive(Clone)]
+pub struct ManualClock(Arc<std::sync::Mutex<DateTime<Utc>>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(at)))
+    }
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().expect("clock lock") = at;
+    }
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().expect("clock lock") += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BlobKey;
+
+    #[test]
+    fn blob_keys_cannot_escape() {
+        assert!(BlobKey::parse("drop/22099131/b1/電費單.pdf").is_some());
+        for bad in ["", "/etc/passwd", "a/../b", "a/./b", "a//b", "a/", "..", "a\\b", "a\nb"] {
+            assert!(BlobKey::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The stored shape of domain entities: one item layout shared by DynamoDB (single
+//! table, pk/sk + gsi1) and by the SQLite change log, so that stream consumers decode
+//! the same `NewImage`/`OldImage` whichever backend produced the record.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Application, ApplicationId, IdempotencyKey, TaxId};
+
+pub const ENTITY_APPLICATION: &str = "application";
+
+pub fn application_pk(id: &ApplicationId) -> String {
+    format!("APP#{id}")
+}
+pub const APPLICATION_SK: &str = "APPLICATION";
+
+/// The uniqueness item "this company has an active (pending or approved) application".
+pub fn company_pk(tax_id: &TaxId) -> String {
+    format!("COMPANY#{tax_id}")
+}
+pub const ACTIVE_APPLICATION_SK: &str = "ACTIVE_APPLICATION";
+
+pub fn idempotency_pk(key: &IdempotencyKey) -> String {
+    format!("IDEM#{}", key.as_str())
+}
+pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+
+/// An application as stored: the entity plus its keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    /// `COMPANY#{tax_id}`: a company's applications, newest last (by gsi1sk).
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    #[serde(flatten)]
+    pub application: Application,
+}
+
+impl From<&Application> for ApplicationItem {
+    fn from(a: &Application) -> Self {
+        Self {
+            pk: application_pk(&a.id),
+            sk: APPLICATION_SK.to_string(),
+            entity: ENTITY_APPLICATION.to_string(),
+            gsi1pk: company_pk(&a.form.tax_id),
+            gsi1sk: format!("APP#{}#{}", a.submitted_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), a.id),
+            application: a.clone(),
+        }
+    }
+}
+
+/// Decodes a stream image (`NewImage`/`OldImage`) into an application, if it is one.
+pub fn application_from_image(image: &serde_dynamo::Item) -> Option<Result<Application, String>> {
+    match image.get("entity") {
+        Some(serde_dynamo::AttributeValue::S(e)) if e == ENTITY_APPLICATION => {}
+        _ => return None,
+    }
+    Some(
+        serde_dynamo::from_item::<_, ApplicationItem>(image.clone())
+            .map(|i| i.application)
+            .map_err(|e| e.to_string()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ApplicationForm, FreeMailDomains, RawForm};
+
+    #[test]
+    fn item_round_trips_through_a_stream_image() {
+        let raw = RawForm(
+            [
+                ("company_name", "維他命股份有限公司"),
+                ("tax_id", "99754141"),
+                ("products", "保健食品"),
+                ("applicant_name", "王小明"),
+                ("applicant_title", "經理"),
+                ("contact_email", "ming@vitamin.com.tw"),
+                ("contact_phone", "02-2345-6789"),
+                ("inventory_status", "not_started"),
+                ("interests", "subsidy"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        );
+        let (form, _) = ApplicationForm::parse(&raw, &FreeMailDomains::builtin()).unwrap();
+        let app = Application::new_pending(form, chrono::Utc::now());
+        let item = ApplicationItem::from(&app);
+        let json = serde_json::to_value(&item).unwrap();
+        let image: serde_dynamo::Item = serde_dynamo::to_item(&json).unwrap();
+        assert_eq!(application_from_image(&image).unwrap().unwrap(), app);
+        let mut other = image.clone();
+        other.insert("entity".into(), serde_dynamo::AttributeValue::S("member".into()));
+        assert!(application_from_image(&other).is_none());
+    }
+}

@@ -1,0 +1,3 @@
+//! Use cases. They speak in domain types and ports, never in HTTP or SDK types.
+
+pub mod apply;

@@ -1,0 +1,209 @@
+//! Web helpers shared by the HTTP functions: content negotiation, the page layout,
+//! HTML escaping, form bodies, and the one place where errors become HTML pages.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::domain::RawForm;
+use crate::error::{AppError, ErrorBody};
+
+/// Largest form body accepted.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// JSON when the client asks for it (`Accept: application/json` ranked above HTML).
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let mut json_q = None;
+    let mut html_q = None;
+    for part in accept.split(',') {
+        let mut it = part.split(';');
+        let mime = it.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = it
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .filter_map(|q| q.parse::<f32>().ok())
+            .next()
+            .unwrap_or(1.0);
+        match mime.as_str() {
+            "application/json" => json_q = Some(q),
+            "text/html" => html_q = Some(q),
+            _ => {}
+        }
+    }
+    match (json_q, html_q) {
+        (Some(j), Some(h)) => j > h && j > 0.0,
+        (Some(j), None) => j > 0.0,
+        _ => false,
+    }
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn esc(s: &str) -> String {
+    html_escape::encode_quoted_attribute(s).into_owned()
+}
+
+/// The page layout (zh-TW).
+pub fn page(title: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="zh-Hant-TW">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} – EcoSphere 碳星雲</title>
+<style>
+:root {{ --green:#1f7a4d; --ink:#1d2a24; --muted:#5b6b63; --bad:#b3261e; --bg:#f5f8f6; }}
+* {{ box-sizing: border-box; }}
+body {{ margin:0; font-family: "Noto Sans TC","PingFang TC","Microsoft JhengHei",system-ui,sans-serif; color:var(--ink); background:var(--bg); line-height:1.6; }}
+header {{ background:var(--green); color:#fff; padding:.8rem 1.2rem; }}
+header a {{ color:#fff; text-decoration:none; font-weight:700; }}
+main {{ max-width:960px; margin:1.5rem auto; background:#fff; padding:1.5rem 2rem; border-radius:8px; box-shadow:0 1px 3px #0002; }}
+h1 {{ font-size:1.5rem; margin-top:0; }}
+.notice {{ background:#eef6f1; border-left:4px solid var(--green); padding:.6rem 1rem; margin:1rem 0; }}
+.notice ol {{ margin:.3rem 0; padding-left:1.4rem; }}
+.grid {{ display:grid; grid-template-columns:repeat(auto-fit,minmax(280px,1fr)); gap:1rem 2rem; }}
+label.field {{ display:block; font-weight:600; }}
+.req {{ color:var(--bad); }}
+input[type=text], input[type=email], input[type=tel], textarea {{ width:100%; padding:.5rem; border:1px solid #b8c4bd; border-radius:4px; font:inherit; }}
+fieldset {{ border:1px solid #d6ded9; border-radius:4px; }}
+.error {{ color:var(--bad); font-size:.9rem; }}
+.has-error input, .has-error fieldset {{ border-color:var(--bad); }}
+.alert {{ background:#fdecea; border-left:4px solid var(--bad); padding:.6rem 1rem; }}
+button, .button {{ background:var(--green); color:#fff; border:0; padding:.6rem 1.6rem; border-radius:4px; font:inherit; cursor:pointer; text-decoration:none; display:inline-block; }}
+.status {{ font-size:1.4rem; font-weight:700; }}
+.status-pending {{ color:#a15c00; }} .status-approved {{ color:var(--green); }} .status-rejected {{ color:var(--bad); }}
+dl {{ display:grid; grid-template-columns:max-content 1fr; gap:.3rem 1rem; }} dt {{ color:var(--muted); }}
+footer {{ text-align:center; color:var(--muted); font-size:.85rem; margin:2rem 0; }}
+</style>
+</head>
+<body>
+<header><a href="/apply">EcoSphere 碳星雲服務</a></header>
+<main>
+{body}
+</main>
+<footer>電子資訊業低碳轉型推動計畫 · EcoSphere 碳星雲服務</footer>
+</body>
+</html>
+"#,
+        title = esc(title),
+    )
+}
+
+/// An HTML page response with a status.
+pub fn html(status: StatusCode, title: &str, body: &str) -> Response {
+    let mut resp = (status, Html(page(title, body))).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Middleware: an `AppError` response becomes an HTML page unless the client asked
+/// for JSON. Errors are mapped to statuses once, in `AppError`; this only re-renders.
+pub async fn negotiate_errors(req: Request, next: Next) -> Response {
+    let json = wants_json(req.headers());
+    let resp = next.run(req).await;
+    if json {
+        return resp;
+    }
+    let Some(body) = resp.extensions().get::<ErrorBody>().cloned() else { return resp };
+    let status = resp.status();
+    let title = match status {
+        StatusCode::NOT_FOUND => "找不到頁面",
+        StatusCode::CONFLICT => "無法重複申請",
+        StatusCode::UNPROCESSABLE_ENTITY => "輸入資料有誤",
+        s if s.is_server_error() => "系統錯誤",
+        _ => "無法處理您的請求",
+    };
+    let mut fields = String::new();
+    if let Some(f) = &body.fields {
+        fields.push_str("<ul>");
+        for (k, v) in &f.0 {
+            fields.push_str(&format!("<li data-field=\"{}\">{}</li>", esc(k), esc(v)));
+        }
+        fields.push_str("</ul>");
+    }
+    html(
+        status,
+        title,
+        &format!(
+            "<h1>{}</h1><p class=\"alert\">{}</p>{fields}<p><a href=\"/apply\">回到申請表單</a></p>",
+            esc(title),
+            esc(&body.message)
+        ),
+    )
+}
+
+/// A posted `application/x-www-form-urlencoded` body, every value of every field kept.
+pub struct Form(pub RawForm);
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+        if !ct.starts_with("application/x-www-form-urlencoded") {
+            return Err(AppError::BadRequest("請以表單格式（application/x-www-form-urlencoded）送出".into()));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge(format!("表單內容過大（上限 {} KB）", MAX_FORM_BYTES / 1024))
+            } else {
+                AppError::BadRequest("無法讀取表單內容".into())
+            }
+        })?;
+        if bytes.len() > MAX_FORM_BYTES {
+            return Err(AppError::PayloadTooLarge(format!("表單內容過大（上限 {} KB）", MAX_FORM_BYTES / 1024)));
+        }
+        if std::str::from_utf8(&bytes).is_err() {
+            return Err(AppError::BadRequest("表單內容不是有效的 UTF-8 文字".into()));
+        }
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).map_err(|_| AppError::BadRequest("表單內容格式不正確".into()))?;
+        Ok(Form(RawForm(pairs)))
+    }
+}
+
+/// Security headers for every response.
+pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"),
+    );
+    resp
+}
+
+/// A 404 for unknown routes, in the negotiated format.
+pub async fn not_found() -> AppError {
+    AppError::NotFound("找不到這個頁面。".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn negotiation() {
+        assert!(wants_json(&accept("application/json")));
+        assert!(!wants_json(&accept("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")));
+        assert!(!wants_json(&accept("text/html, application/json;q=0.5")));
+        assert!(wants_json(&accept("application/json, text/html;q=0.1")));
+        assert!(!wants_json(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(esc("<script>\"x\"&'"), "&lt;script&gt;&quot;x&quot;&amp;&#x27;");
+    }
+}
