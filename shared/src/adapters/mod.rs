@@ -2,6 +2,7 @@
 //! machine (`Sqlite*`, `Folder*`, `Outbox*`). SDK types never leave this module.
 
 pub mod aws;
+pub mod drop;
 pub mod dynamo;
 pub mod folder;
 pub mod outbox;

@@ -69,6 +69,21 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (consumer, seq)
     ) STRICT;
     "#,
+    // 2: object-created events from the drop folder (the local twin of S3 notifications).
+    r#"
+    CREATE TABLE drop_events (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        key           TEXT NOT NULL,
+        version_id    TEXT NOT NULL,
+        size          INTEGER NOT NULL,
+        event         TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        delivered_at  TEXT,
+        UNIQUE (key, version_id)
+    ) STRICT;
+    "#,
 ];
 
 /// A SQLite database shared by the local adapters. Calls run on the blocking pool.
@@ -120,7 +135,7 @@ impl SqliteDb {
     }
 }
 
-pub(crate) fn db_err(e: rusqlite::Error) -> AppError {
+pub fn db_err(e: rusqlite::Error) -> AppError {
     match &e {
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>

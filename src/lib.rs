@@ -1,0 +1,130 @@
+//! EcoSphere Carbon on one machine: every HTTP function's router merged into one
+//! server, the change feed driving the stream consumers, and the drop-folder watcher
+//! standing in for the S3 notifications.
+
+pub mod mailbox;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use ecosphere::adapters::drop::{DropWatcher, ObjectConsumer};
+use ecosphere::adapters::sqlite::feed::ChangeFeed;
+use ecosphere::stream::StreamConsumer;
+use ecosphere::web::{negotiate_errors, not_found, security_headers};
+use ecosphere::{App, AppError, Config};
+use tokio::sync::watch;
+
+/// The merged router of every HTTP function, plus the local-only pages.
+pub fn router(app: Arc<App>) -> Router {
+    let mut router = Router::new()
+        .merge(apply::router(app.clone()))
+        .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/apply") }));
+    if app.local.is_some() {
+        router = router.merge(mailbox::router(app.clone()));
+    }
+    router
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(negotiate_errors))
+        .layer(axum::middleware::from_fn(security_headers))
+}
+
+/// The stream consumers the change feed drives (the Lambda functions subscribed to the
+/// table's stream in `infra/template.yaml`).
+pub fn stream_consumers(_app: &Arc<App>) -> Vec<Arc<dyn StreamConsumer>> {
+    Vec::new()
+}
+
+/// The consumer of drop-folder events (the Lambda function on the bucket's notification).
+pub fn object_consumer(_app: &Arc<App>) -> Option<Arc<dyn ObjectConsumer>> {
+    None
+}
+
+/// A running local system.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    pub feed: Option<Arc<ChangeFeed>>,
+    shutdown: watch::Sender<bool>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server, the feed and the watcher, and waits for them.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Waits for Ctrl-C / SIGTERM, then stops.
+    pub async fn run_until_signal(self) {
+        ecosphere::runtime::shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+/// Starts everything: binds `config.addr` (port 0 picks a free port).
+pub async fn start(config: Config) -> Result<Running, AppError> {
+    let app = App::from_config(config).await?;
+    start_app(app).await
+}
+
+pub async fn start_app(app: Arc<App>) -> Result<Running, AppError> {
+    let listener = tokio::net::TcpListener::bind(app.config.addr)
+        .await
+        .map_err(|e| AppError::internal(format!("bind {}: {e}", app.config.addr)))?;
+    let addr = listener.local_addr().map_err(AppError::internal)?;
+    let (tx, rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+
+    let mut stop = rx.clone();
+    let server = axum::serve(listener, router(app.clone())).with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    });
+    tasks.spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+
+    let mut feed = None;
+    if let Some(local) = &app.local {
+        let f = Arc::new(ChangeFeed::new(local.db.clone(), app.config.feed.clone(), app.clock.clone()));
+        feed = Some(f.clone());
+        tasks.spawn(f.run(stream_consumers(&app), rx.clone()));
+
+        let watcher = DropWatcher::new(
+            local.drop_dir.clone(),
+            local.data_dir.join("drop-rejected"),
+            app.blobs.clone(),
+            local.db.clone(),
+            app.clock.clone(),
+        );
+        let consumer = object_consumer(&app);
+        let max_attempts = app.config.feed.max_attempts;
+        let mut stop = rx.clone();
+        tasks.spawn(async move {
+            loop {
+                if let Err(e) = watcher.scan().await {
+                    tracing::error!(error = %e, "drop folder scan failed");
+                }
+                if let Some(c) = &consumer {
+                    if let Err(e) = watcher.deliver(c.as_ref(), max_attempts).await {
+                        tracing::error!(error = %e, "drop event delivery failed");
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        });
+    }
+    Ok(Running { addr, app, feed, shutdown: tx, tasks })
+}
