@@ -1,0 +1,181 @@
+//! The adapter contract suite: the same checks against the local adapters (SQLite,
+//! folder, outbox) and the AWS adapters (DynamoDB, S3, SESv2) on the moto server.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use ecosphere::adapters::{DynamoApplicationStore, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer, SqliteApplicationStore, SqliteDb};
+use ecosphere::domain::{Application, ApplicationForm, ApplicationStatus, EmailAddress, FreeMailDomains, IdempotencyKey, RawForm, TaxId};
+use ecosphere::ports::{ApplicationStore, BlobKey, BlobStore, Email, Mailer, Submission, SystemClock};
+use ecosphere::AppError;
+
+fn application(company: &str, tax_id: &str, notes: &str) -> (Application, Option<IdempotencyKey>) {
+    let mut raw = valid_form(company, tax_id);
+    raw.push(("notes".into(), notes.into()));
+    let (form, _) = ApplicationForm::parse(&RawForm(raw.clone()), &FreeMailDomains::builtin()).unwrap();
+    raw.push(("idempotency_key".into(), format!("key-{tax_id}")));
+    let (_, key) = ApplicationForm::parse(&RawForm(raw), &FreeMailDomains::builtin()).unwrap();
+    (Application::new_pending(form, chrono::Utc::now()), key)
+}
+
+async fn store_contract(store: Arc<dyn ApplicationStore>) {
+    let tax = TaxId::parse("22099131").unwrap();
+    assert!(store.list_for_company(&tax).await.unwrap().is_empty());
+
+    // Created, and read back exactly.
+    let (a, _) = application("甲公司", "22099131", "");
+    assert_eq!(store.submit(&a, None).await.unwrap(), Submission::Created(a.clone()));
+    assert_eq!(store.get(&a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.get(&ecosphere::domain::ApplicationId::new()).await.unwrap(), None);
+
+    // A second application for the same company: 409, nothing written.
+    let (b, _) = application("甲公司", "22099131", "second");
+    match store.submit(&b, None).await {
+        Err(AppError::Conflict(msg)) => assert!(msg.contains("審核中"), "{msg}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.get(&b.id).await.unwrap(), None);
+    assert_eq!(store.list_for_company(&tax).await.unwrap(), vec![a.clone()]);
+
+    // Idempotency: the same key and content return the first result; other content is refused.
+    let (c, key) = application("乙公司", "10458574", "");
+    let key = key.unwrap();
+    assert_eq!(store.submit(&c, Some(&key)).await.unwrap(), Submission::Created(c.clone()));
+    let (c_again, _) = application("乙公司", "10458574", "");
+    assert_eq!(store.submit(&c_again, Some(&key)).await.unwrap(), Submission::Replayed(c.clone()));
+    let (c_other, _) = application("乙公司", "10458574", "changed");
+    assert!(matches!(store.submit(&c_other, Some(&key)).await, Err(AppError::Validation(_))));
+    assert_eq!(store.get(&c_again.id).await.unwrap(), None);
+    assert_eq!(store.get(&c_other.id).await.unwrap(), None);
+    assert_eq!(store.list_for_company(&TaxId::parse("10458574").unwrap()).await.unwrap().len(), 1);
+    // A key used for one company cannot create another company's application either.
+    let (d, _) = application("丙公司", "62140097", "");
+    assert!(matches!(store.submit(&d, Some(&key)).await, Err(AppError::Validation(_))));
+    assert_eq!(store.get(&d.id).await.unwrap(), None);
+
+    // The uniqueness race: 20 concurrent submissions for one company, one stored.
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (app, _) = application("丁公司", "04595257", &format!("attempt {i}"));
+                store.submit(&app, None).await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut conflicts = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(Submission::Created(_)) => created += 1,
+            Err(AppError::Conflict(_)) => conflicts += 1,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!((created, conflicts), (1, 19));
+    let stored = store.list_for_company(&TaxId::parse("04595257").unwrap()).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].status, ApplicationStatus::Pending);
+}
+
+async fn blob_contract(blobs: Arc<dyn BlobStore>) {
+    let k1 = BlobKey::parse("drop/22099131/batch-1/電費單 1.pdf").unwrap();
+    let k2 = BlobKey::parse("drop/22099131/batch-1/water.png").unwrap();
+    let k3 = BlobKey::parse("reports/22099131/2025.json").unwrap();
+    assert_eq!(blobs.get(&k1).await.unwrap(), None);
+    blobs.put(&k1, b"%PDF-1.7\n".to_vec(), "application/pdf").await.unwrap();
+    blobs.put(&k2, vec![0x89, b'P', b'N', b'G'], "image/png").await.unwrap();
+    blobs.put(&k3, b"{}".to_vec(), "application/json").await.unwrap();
+    let got = blobs.get(&k1).await.unwrap().unwrap();
+    assert_eq!((got.bytes.as_slice(), got.content_type.as_str()), (&b"%PDF-1.7\n"[..], "application/pdf"));
+    // Sorted by key bytes, like S3.
+    assert_eq!(blobs.list("drop/22099131/").await.unwrap(), vec![k2.clone(), k1.clone()]);
+    // Overwrite replaces.
+    blobs.put(&k2, b"new".to_vec(), "image/png").await.unwrap();
+    assert_eq!(blobs.get(&k2).await.unwrap().unwrap().bytes, b"new");
+    blobs.delete(&k1).await.unwrap();
+    blobs.delete(&k1).await.unwrap(); // deleting twice is fine
+    assert_eq!(blobs.get(&k1).await.unwrap(), None);
+    assert_eq!(blobs.list("drop/").await.unwrap(), vec![k2]);
+}
+
+fn check_mime(raw: &[u8], to: &str) {
+    let msg = mail_parser::MessageParser::default().parse(raw).expect("parses as MIME");
+    assert_eq!(msg.subject(), Some("【EcoSphere】您申請的碳星雲服務已通過審核，歡迎開始使用"));
+    assert_eq!(msg.to().unwrap().first().unwrap().address(), Some(to));
+    assert!(msg.from().unwrap().first().unwrap().address().unwrap().contains('@'));
+    assert!(msg.body_text(0).unwrap().contains("您申請的碳星雲服務平台帳號已通過審核！"));
+    assert!(msg.body_html(0).unwrap().contains("<p>您申請的碳星雲服務平台帳號已通過審核！</p>"));
+    assert!(msg.message_id().is_some());
+    // Headers are 7-bit: the zh-TW subject is RFC 2047 encoded.
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    assert!(raw[..head_end].is_ascii(), "headers must be ASCII");
+}
+
+fn sample_email(to: &str) -> Email {
+    Email {
+        to: vec![EmailAddress::parse(to).unwrap()],
+        subject: "【EcoSphere】您申請的碳星雲服務已通過審核，歡迎開始使用".into(),
+        text: "您好：\n\n您申請的碳星雲服務平台帳號已通過審核！\n".into(),
+        html: "<p>您申請的碳星雲服務平台帳號已通過審核！</p>".into(),
+    }
+}
+
+#[tokio::test]
+async fn sqlite_folder_outbox_satisfy_the_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = SqliteDb::open(&tmp.path().join("db.sqlite3")).unwrap();
+    store_contract(Arc::new(SqliteApplicationStore::new(db))).await;
+    blob_contract(Arc::new(FolderBlobStore::new(tmp.path().join("blobs")))).await;
+
+    let outbox = tmp.path().join("outbox");
+    let mailer = OutboxMailer::new(&outbox, EmailAddress::parse(SENDER).unwrap(), Arc::new(SystemClock));
+    let sent = mailer.send(&sample_email("ming@vitamin.com.tw")).await.unwrap();
+    let files: Vec<_> = std::fs::read_dir(&outbox).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(files.len(), 1);
+    assert!(files[0].extension().unwrap() == "eml");
+    let raw = std::fs::read(&files[0]).unwrap();
+    check_mime(&raw, "ming@vitamin.com.tw");
+    assert!(String::from_utf8_lossy(&raw).contains(&sent.message_id));
+}
+
+#[tokio::test]
+async fn dynamodb_s3_sesv2_satisfy_the_contract_on_the_emulator() {
+    let moto = Moto::start();
+    let sdk = sdk(&moto.url).await;
+    create_resources(&sdk, "contract", "contract-bucket").await;
+    store_contract(Arc::new(DynamoApplicationStore::from_sdk(&sdk, "contract").await)).await;
+    blob_contract(Arc::new(S3BlobStore::from_sdk(&sdk, "contract-bucket", true))).await;
+
+    let mailer = SesMailer::from_sdk(&sdk, EmailAddress::parse(SENDER).unwrap(), Some(CONFIGURATION_SET.into()), Arc::new(SystemClock));
+    let sent = mailer.send(&sample_email("ming@vitamin.com.tw")).await.unwrap();
+    assert!(!sent.message_id.is_empty());
+    let mails = moto_sent_emails(&moto.url).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].0.contains(&"ming@vitamin.com.tw".to_string()));
+    check_mime(mails[0].1.as_bytes(), "ming@vitamin.com.tw");
+
+    // An unverified sender is refused by SES: a clear error, not a silent success.
+    let bad = SesMailer::from_sdk(&sdk, EmailAddress::parse("nobody@unverified.example").unwrap(), None, Arc::new(SystemClock));
+    assert!(bad.send(&sample_email("ming@vitamin.com.tw")).await.is_err());
+}
+
+#[tokio::test]
+async fn dynamodb_stream_carries_the_application_as_consumers_decode_it() {
+    let moto = Moto::start();
+    let sdk = sdk(&moto.url).await;
+    create_resources(&sdk, "streamed", "streamed-bucket").await;
+    let store = DynamoApplicationStore::from_sdk(&sdk, "streamed").await;
+    let (a, _) = application("甲公司", "22099131", "");
+    store.submit(&a, None).await.unwrap();
+    let records = stream_records(&sdk, "streamed").await;
+    let apps: Vec<Application> = records
+        .iter()
+        .filter(|(name, _)| name == "INSERT")
+        .filter_map(|(_, img)| ecosphere::records::application_from_image(img))
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(apps, vec![a]);
+}
