@@ -12,7 +12,6 @@ use axum::Router;
 use ecosphere::adapters::drop::{DropWatcher, ObjectConsumer};
 use ecosphere::adapters::sqlite::feed::ChangeFeed;
 use ecosphere::stream::StreamConsumer;
-use ecosphere::web::{negotiate_errors, not_found, security_headers};
 use ecosphere::{App, AppError, Config};
 use tokio::sync::watch;
 
@@ -24,10 +23,7 @@ pub fn router(app: Arc<App>) -> Router {
     if app.local.is_some() {
         router = router.merge(mailbox::router(app.clone()));
     }
-    router
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn(negotiate_errors))
-        .layer(axum::middleware::from_fn(security_headers))
+    ecosphere::web::finish(router)
 }
 
 /// The stream consumers the change feed drives (the Lambda functions subscribed to the

@@ -178,6 +178,16 @@ pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
     resp
 }
 
+/// Adds what every HTTP function shares: the 404 fallback, HTML rendering of errors
+/// for browsers, and the security headers. Used by each function's `main` and by the
+/// local runtime, so both serve exactly the same responses.
+pub fn finish(router: axum::Router) -> axum::Router {
+    router
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(negotiate_errors))
+        .layer(axum::middleware::from_fn(security_headers))
+}
+
 /// A 404 for unknown routes, in the negotiated format.
 pub async fn not_found() -> AppError {
     AppError::NotFound("找不到這個頁面。".into())

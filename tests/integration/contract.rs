@@ -1,7 +1,7 @@
 //! The adapter contract suite: the same checks against the local adapters (SQLite,
 //! folder, outbox) and the AWS adapters (DynamoDB, S3, SESv2) on the moto server.
 
-mod common;
+use super::common;
 
 use std::sync::Arc;
 

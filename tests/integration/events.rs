@@ -1,0 +1,115 @@
+//! Every file in `events/` pushed through its function's handler, the way the Lambda
+//! runtime does it (`lambda_http`'s adapter: API Gateway v2 event in, API Gateway
+//! response out) — once on the local backend and once on the AWS emulator, where the
+//! valid submission must land in DynamoDB and produce a stream record.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::common::{self, *};
+use ecosphere::App;
+use lambda_http::request::LambdaRequest;
+use lambda_http::tower::ServiceExt;
+use lambda_http::{Context, LambdaEvent};
+
+/// What each sample event must produce: status, and a text the body must contain.
+fn expectation(function: &str, file: &str) -> (u16, &'static str) {
+    match (function, file) {
+        ("apply", "get-form.json") => (200, "碳星雲服務申請表單"),
+        ("apply", "post-valid-form.json") => (303, ""),
+        ("apply", "post-valid-json-accept.json") => (201, "\"status\":\"pending\""),
+        ("apply", "post-invalid-tax-id-and-freemail.json") => (422, "統一編號檢查碼不正確"),
+        ("apply", "post-crlf-injection.json") => (422, "換行"),
+        ("apply", "post-not-a-form.json") => (400, "表單"),
+        ("apply", "get-unknown-application.json") => (404, "查無此申請"),
+        _ => panic!("events/{function}/{file} has no expectation: add one in tests/integration/events.rs"),
+    }
+}
+
+fn router_for(function: &str, app: Arc<App>) -> axum::Router {
+    match function {
+        "apply" => ecosphere::web::finish(apply::router(app)),
+        other => panic!("events/{other}/: no handler known for this function"),
+    }
+}
+
+fn event_files() -> Vec<(String, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(&root).unwrap().flatten() {
+        if !dir.path().is_dir() {
+            panic!("events/ holds one folder per function, found {}", dir.path().display());
+        }
+        let function = dir.file_name().to_string_lossy().to_string();
+        for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            out.push((function.clone(), f.path()));
+        }
+    }
+    out.sort();
+    assert!(!out.is_empty());
+    out
+}
+
+async fn push_all(app: Arc<App>) -> Vec<(String, u16)> {
+    let mut seen = Vec::new();
+    for (function, path) in event_files() {
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let (status, needle) = expectation(&function, &file);
+        let payload: LambdaRequest = serde_json::from_slice(&std::fs::read(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: not an API Gateway event: {e}", path.display()));
+        let adapter = lambda_http::Adapter::from(router_for(&function, app.clone()));
+        let resp = adapter.oneshot(LambdaEvent::new(payload, Context::default())).await.unwrap();
+        let json = serde_json::to_value(&resp).unwrap();
+        assert_eq!(json["statusCode"].as_u64(), Some(u64::from(status)), "{function}/{file}: {json}");
+        let body = match (json["body"].as_str(), json["isBase64Encoded"].as_bool()) {
+            (Some(b), Some(true)) => {
+                use base64::Engine;
+                String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).unwrap()).unwrap()
+            }
+            (Some(b), _) => b.to_string(),
+            (None, _) => String::new(),
+        };
+        assert!(body.contains(needle), "{function}/{file}: body lacks {needle:?}: {body}");
+        seen.push((file, status as u16));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn every_event_through_its_handler_on_the_local_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::from_config(local_config(dir.path())).await.unwrap();
+    let seen = push_all(app.clone()).await;
+    assert!(seen.len() >= 7);
+    assert_eq!(app.applications.list_for_company(&"99754141".parse_tax()).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn every_event_through_its_handler_on_the_aws_emulator_lands_in_dynamodb_and_the_stream() {
+    let moto = Moto::start();
+    common::set_aws_env();
+    let sdk = sdk(&moto.url).await;
+    create_resources(&sdk, "events-table", "events-bucket").await;
+    let app = App::from_config(aws_config(&moto.url, "events-table", "events-bucket")).await.unwrap();
+    push_all(app.clone()).await;
+    let stored = app.applications.list_for_company(&"99754141".parse_tax()).await.unwrap();
+    assert_eq!(stored.len(), 1, "the valid form landed in DynamoDB");
+    let streamed: Vec<_> = stream_records(&sdk, "events-table")
+        .await
+        .into_iter()
+        .filter(|(name, _)| name == "INSERT")
+        .filter_map(|(_, img)| ecosphere::records::application_from_image(&img))
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(streamed.contains(&stored[0]), "the stream carries the stored application");
+    assert_eq!(streamed.len(), 2, "two valid submissions (form and JSON), nothing from the refused ones");
+}
+
+trait ParseTax {
+    fn parse_tax(&self) -> ecosphere::domain::TaxId;
+}
+impl ParseTax for &str {
+    fn parse_tax(&self) -> ecosphere::domain::TaxId {
+        ecosphere::domain::TaxId::parse(self).unwrap()
+    }
+}
