@@ -303,7 +303,7 @@ def check_crates(template_path: Path, repo_root: Path, report: Report) -> None:
             default_members = {str(Path(m)) for m in workspace.get("default-members", [])}
             missing = [c for c in sorted(by_binary) if c in crates and f"functions/{c}" not in default_members]
             if missing:
-                report.warn(
+                report.fail(
                     "root Cargo.toml has a [package] but [workspace] default-members does not list "
                     + ", ".join(f'"functions/{c}"' for c in missing)
                     + ": `sam build` (cargo lambda build --bin <name> at the workspace root) will fail with "

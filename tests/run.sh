@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs every test of EcoSphere Carbon, installing what the tests need first.
+#
+#   bash tests/run.sh
+#
+# 1. Python tools (moto server, cfn-lint, samtranslator, SAM CLI, cargo-lambda, zig)
+#    into a virtualenv under $HOME/.cache/ecosphere (reused when present);
+# 2. cargo-nextest if the machine lacks it;
+# 3. all Rust tests: unit tests, the adapter contract suite on SQLite and on the AWS
+#    emulator, the HTTP integration tests, every sample event through its handler;
+# 4. the SAM template: samtranslator + cfn-lint, sam validate --lint, crate<->resource
+#    check, and the check's self-test;
+# 5. `cargo lambda build --release` of every function for the host architecture.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+CACHE=${ECOSPHERE_CACHE:-$HOME/.cache/ecosphere}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/target}
+VENV=$CACHE/venv
+mkdir -p "$CACHE"
+step() { printf '\n==> %s\n' "$*"; }
+t0=$SECONDS
+
+step "Python tools ($VENV)"
+if ! "$VENV/bin/python" -c 'import moto, cfnlint, samtranslator, ziglang' 2>/dev/null \
+   || [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -x "$VENV/bin/moto_server" ] \
+   || ! cmp -s tests/requirements.txt "$VENV/.requirements.txt"; then
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] && { apt-get update -qq && apt-get install -y -qq python3-venv; }
+  fi
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+  "$VENV/bin/pip" install --quiet -r tests/requirements.txt
+  cp tests/requirements.txt "$VENV/.requirements.txt"
+fi
+export PATH="$VENV/bin:$PATH"
+export MOTO_SERVER="$VENV/bin/moto_server"
+export SAM_CLI_TELEMETRY=0
+echo "moto $("$VENV/bin/python" -c 'import moto; print(moto.__version__)'), $(cargo-lambda --version), $(sam --version)"
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  step "Installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+step "Rust tests (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+t=$SECONDS
+cargo nextest run --workspace --no-fail-fast --failure-output final
+echo "rust tests: $((SECONDS - t)) s"
+
+step "SAM template checks"
+python infra/check_template.py
+python infra/check_template.py --self-test
+
+step "cargo lambda build --release (host architecture)"
+t=$SECONDS
+bins=()
+for crate in functions/*/; do
+  bins+=(--bin "$(basename "$crate")")
+done
+cargo lambda build --release "${bins[@]}"
+for crate in functions/*/; do
+  name=$(basename "$crate")
+  f="$CARGO_TARGET_DIR/lambda/$name/bootstrap"
+  [ -x "$f" ] || { echo "missing Lambda binary $f"; exit 1; }
+  echo "built $f ($(du -h "$f" | cut -f1))"
+done
+echo "lambda build: $((SECONDS - t)) s"
+
+echo
+echo "all tests passed in $((SECONDS - t0)) s"
