@@ -35,9 +35,9 @@ if ! "$VENV/bin/python" -c 'import moto, cfnlint, samtranslator, ziglang' 2>/dev
   cp tests/requirements.txt "$VENV/.requirements.txt"
 fi
 export PATH="$VENV/bin:$PATH"
-export MOTO_SERVER="$VENV/bin/moto_server"
+export MOTO_PYTHON="$VENV/bin/python"
 export SAM_CLI_TELEMETRY=0
-echo "moto $("$VENV/bin/python" -c 'import moto; print(moto.__version__)'), $(cargo-lambda --version), $(sam --version)"
+echo "moto $("$VENV/bin/python" -c 'import moto; print(moto.__version__)'), $(cargo lambda --version), $(sam --version)"
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   step "Installing cargo-nextest"

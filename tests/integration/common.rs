@@ -23,25 +23,28 @@ pub struct Moto {
     pub url: String,
 }
 
-fn moto_command() -> PathBuf {
-    if let Ok(p) = std::env::var("MOTO_SERVER") {
+/// The Python that has moto installed: `MOTO_PYTHON`, the test venv, or `python3`.
+fn moto_python() -> PathBuf {
+    if let Ok(p) = std::env::var("MOTO_PYTHON") {
         return PathBuf::from(p);
     }
     if let Some(home) = std::env::var_os("HOME") {
-        let venv = PathBuf::from(home).join(".cache/ecosphere/venv/bin/moto_server");
+        let venv = PathBuf::from(home).join(".cache/ecosphere/venv/bin/python");
         if venv.exists() {
             return venv;
         }
     }
-    PathBuf::from("moto_server")
+    PathBuf::from("python3")
 }
 
 impl Moto {
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let cmd = moto_command();
+        // One request at a time, like DynamoDB's atomic conditional writes: see tests/moto_serial.py.
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/moto_serial.py");
+        let cmd = moto_python();
         let child = Command::new(&cmd)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([script, "127.0.0.1", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
