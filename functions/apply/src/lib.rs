@@ -18,7 +18,6 @@ use ecosphere::domain::{
     fields, Application, ApplicationStatus, FieldErrors, FieldSpec, Interest, InventoryStatus, RawForm, Region,
 };
 use ecosphere::error::AppError;
-use ecosphere::ports::Submission;
 use ecosphere::web::{esc, html, wants_json, Form};
 use ecosphere::App;
 use serde_json::json;
@@ -43,10 +42,8 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, Form(raw): Form
         Ok(sub) => {
             let a = sub.application();
             if json {
-                let status = match sub {
-                    Submission::Created(_) | Submission::Replayed(_) => StatusCode::CREATED,
-                };
-                Ok((status, Json(json!({ "id": a.id, "status": a.status.code() }))).into_response())
+                // A replay answers exactly as the first submission did.
+                Ok((StatusCode::CREATED, Json(json!({ "id": a.id, "status": a.status.code() }))).into_response())
             } else {
                 Ok(Redirect::to(&format!("/applications/{}", a.id)).into_response())
             }

@@ -227,30 +227,10 @@ impl DropWatcher {
     }
 }
 
+/// Files in the drop folder, leaving out editors' and copy tools' temporary files.
 fn list_files(root: &Path) -> AppResult<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(AppError::internal(format!("read {}: {e}", dir.display()))),
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') || name.starts_with('~') {
-                continue; // editors' and copy tools' temporary files
-            }
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(path),
-                Ok(t) if t.is_file() => out.push(path),
-                _ => {}
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    super::folder::walk_files(root, |_, name| name.starts_with('.') || name.starts_with('~'))
+        .map_err(|e| AppError::internal(format!("read {}: {e}", root.display())))
 }
 
 #[cfg(test)]

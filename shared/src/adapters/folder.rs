@@ -41,6 +41,33 @@ async fn write_atomic(path: &Path, bytes: &[u8]) -> AppResult<()> {
     tokio::fs::rename(&tmp, path).await.map_err(|e| io("rename", path, e))
 }
 
+/// Every regular file below `root`, sorted; `skip(dir, name)` leaves out entries
+/// (files or whole folders). A missing `root` is an empty list.
+pub(crate) fn walk_files(root: &Path, skip: impl Fn(&Path, &str) -> bool) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            if skip(&dir, &entry.file_name().to_string_lossy()) {
+                continue;
+            }
+            match entry.file_type()? {
+                t if t.is_dir() => stack.push(entry.path()),
+                t if t.is_file() => out.push(entry.path()),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 #[async_trait]
 impl BlobStore for FolderBlobStore {
     async fn put(&self, key: &BlobKey, bytes: Vec<u8>, content_type: &str) -> AppResult<()> {
@@ -65,33 +92,15 @@ impl BlobStore for FolderBlobStore {
         let root = self.root.clone();
         let prefix = prefix.to_string();
         tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            let mut stack = vec![root.clone()];
-            while let Some(dir) = stack.pop() {
-                let entries = match std::fs::read_dir(&dir) {
-                    Ok(e) => e,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io("list", &dir, e)),
-                };
-                for entry in entries {
-                    let entry = entry.map_err(|e| io("list", &dir, e))?;
-                    let name = entry.file_name().to_string_lossy().to_string();
-                    if name.starts_with(".tmp-") || (dir == root && name == META_DIR) {
-                        continue;
-                    }
-                    let path = entry.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if let Ok(rel) = path.strip_prefix(&root) {
-                        let key = rel.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
-                        if key.starts_with(&prefix) {
-                            if let Some(k) = BlobKey::parse(&key) {
-                                out.push(k);
-                            }
-                        }
-                    }
-                }
-            }
+            let files = walk_files(&root, |dir, name| name.starts_with(".tmp-") || (dir == root.as_path() && name == META_DIR))
+                .map_err(|e| AppError::internal(format!("list {}: {e}", root.display())))?;
+            let mut out: Vec<BlobKey> = files
+                .iter()
+                .filter_map(|path| path.strip_prefix(&root).ok())
+                .map(|rel| rel.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/"))
+                .filter(|key| key.starts_with(&prefix))
+                .filter_map(|key| BlobKey::parse(&key))
+                .collect();
             out.sort();
             Ok(out)
         })
