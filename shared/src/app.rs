@@ -73,7 +73,7 @@ impl App {
                 Backend::Aws { table, bucket, ses_configuration_set, endpoint_url } => {
                     let sdk = adapters::aws::sdk_config(endpoint_url.as_deref()).await;
                     (
-                        Arc::new(DynamoApplicationStore::from_sdk(&sdk, table.clone()).await),
+                        Arc::new(DynamoApplicationStore::from_sdk(&sdk, table.clone())),
                         Arc::new(S3BlobStore::from_sdk(&sdk, bucket.clone(), endpoint_url.is_some())),
                         Arc::new(SesMailer::from_sdk(&sdk, config.sender.clone(), ses_configuration_set.clone(), clock.clone())),
                         None,

@@ -146,7 +146,7 @@ async fn dynamodb_s3_sesv2_satisfy_the_contract_on_the_emulator() {
     let moto = Moto::start();
     let sdk = sdk(&moto.url).await;
     create_resources(&sdk, "contract", "contract-bucket").await;
-    store_contract(Arc::new(DynamoApplicationStore::from_sdk(&sdk, "contract").await)).await;
+    store_contract(Arc::new(DynamoApplicationStore::from_sdk(&sdk, "contract"))).await;
     blob_contract(Arc::new(S3BlobStore::from_sdk(&sdk, "contract-bucket", true))).await;
 
     let mailer = SesMailer::from_sdk(&sdk, EmailAddress::parse(SENDER).unwrap(), Some(CONFIGURATION_SET.into()), Arc::new(SystemClock));
@@ -167,7 +167,7 @@ async fn dynamodb_stream_carries_the_application_as_consumers_decode_it() {
     let moto = Moto::start();
     let sdk = sdk(&moto.url).await;
     create_resources(&sdk, "streamed", "streamed-bucket").await;
-    let store = DynamoApplicationStore::from_sdk(&sdk, "streamed").await;
+    let store = DynamoApplicationStore::from_sdk(&sdk, "streamed");
     let (a, _) = application("甲公司", "22099131", "");
     store.submit(&a, None).await.unwrap();
     let records = stream_records(&sdk, "streamed").await;

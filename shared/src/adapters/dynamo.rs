@@ -78,7 +78,7 @@ impl DynamoApplicationStore {
         Self { client, table: table.into() }
     }
 
-    pub async fn from_sdk(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::new(Client::new(sdk), table)
     }
 

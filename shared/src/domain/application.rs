@@ -226,7 +226,13 @@ fn phone_field(value: Option<&str>, errors: &mut FieldErrors) -> String {
             c => c,
         })
         .collect();
-    let allowed = v.chars().all(|c| c.is_ascii_digit() || " +-()#".contains(c) || c == 'e' || c == 'x' || c == 't' || c == '分' || c == '機');
+    // An extension may follow as `#123`, `ext. 123` or `分機 123`.
+    let (main, ext) = match ["#", "分機", "ext.", "ext"].iter().find_map(|m| v.find(m).map(|i| (i, m.len()))) {
+        Some((i, len)) => (&v[..i], &v[i + len..]),
+        None => (v.as_str(), ""),
+    };
+    let allowed = main.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
+        && ext.trim().chars().all(|c| c.is_ascii_digit());
     let digits = v.chars().filter(char::is_ascii_digit).count();
     if !allowed || !(7..=20).contains(&digits) {
         errors.add(spec.name, "連絡電話格式不正確，例如 02-2345-6789 或 0912-345-678（分機可寫 #123）");
@@ -511,10 +517,10 @@ mod tests {
 
     #[test]
     fn phone_numbers() {
-        for ok in ["0912-345-678", "(02)2345-6789", "+886 2 2345 6789", "０２－２３４５－６７８９", "02-23456789#123"] {
+        for ok in ["0912-345-678", "(02)2345-6789", "+886 2 2345 6789", "０２－２３４５－６７８９", "02-23456789#123", "02-2345-6789 分機 12", "02 2345 6789 ext. 7"] {
             assert!(ApplicationForm::parse(&with("contact_phone", ok), &FreeMailDomains::builtin()).is_ok(), "{ok}");
         }
-        for bad in ["123", "call me", "02-2345-6789; DROP TABLE"] {
+        for bad in ["123", "call me", "02-2345-6789; DROP TABLE", "02-2345-6789 text", "02-2345-6789#12x"] {
             assert!(err_of(&with("contact_phone", bad), "contact_phone").contains("電話"), "{bad}");
         }
     }
