@@ -19,6 +19,7 @@ use tokio::sync::watch;
 pub fn router(app: Arc<App>) -> Router {
     let mut router = Router::new()
         .merge(apply::router(app.clone()))
+        .merge(review::router(app.clone()))
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/apply") }));
     if app.local.is_some() {
         router = router.merge(mailbox::router(app.clone()));
@@ -28,8 +29,8 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// The stream consumers the change feed drives (the Lambda functions subscribed to the
 /// table's stream in `infra/template.yaml`).
-pub fn stream_consumers(_app: &Arc<App>) -> Vec<Arc<dyn StreamConsumer>> {
-    Vec::new()
+pub fn stream_consumers(app: &Arc<App>) -> Vec<Arc<dyn StreamConsumer>> {
+    vec![Arc::new(notify::NotifyConsumer::new(app.clone()))]
 }
 
 /// The consumer of drop-folder events (the Lambda function on the bucket's notification).
@@ -67,15 +68,20 @@ impl Running {
 
 /// Starts everything: binds `config.addr` (port 0 picks a free port).
 pub async fn start(config: Config) -> Result<Running, AppError> {
-    let app = App::from_config(config).await?;
-    start_app(app).await
+    start_with_clock(config, Arc::new(ecosphere::ports::SystemClock)).await
 }
 
-pub async fn start_app(app: Arc<App>) -> Result<Running, AppError> {
-    let listener = tokio::net::TcpListener::bind(app.config.addr)
+/// `start` with a clock of the caller's (tests move time).
+pub async fn start_with_clock(mut config: Config, clock: Arc<dyn ecosphere::ports::Clock>) -> Result<Running, AppError> {
+    let listener = tokio::net::TcpListener::bind(config.addr)
         .await
-        .map_err(|e| AppError::internal(format!("bind {}: {e}", app.config.addr)))?;
+        .map_err(|e| AppError::internal(format!("bind {}: {e}", config.addr)))?;
     let addr = listener.local_addr().map_err(AppError::internal)?;
+    if !config.public_url_explicit {
+        // Links in e-mails point at the port actually bound.
+        config.public_url = format!("http://{addr}");
+    }
+    let app = App::with_clock(config, clock).await?;
     let (tx, rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
 

@@ -4,12 +4,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::adapters::{
-    self, DynamoApplicationStore, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer, SqliteApplicationStore, SqliteDb,
+    self, DynamoApplicationStore, DynamoNotificationLog, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer,
+    SqliteApplicationStore, SqliteDb, SqliteNotificationLog,
 };
+use crate::domain::ReviewSigner;
+use crate::error::AppError;
 use crate::config::{Backend, Config};
 use crate::error::AppResult;
-use crate::ports::{ApplicationStore, BlobStore, Clock, Mailer, SystemClock};
+use crate::ports::{ApplicationStore, BlobStore, Clock, Mailer, NotificationLog, SystemClock};
 use crate::services::apply::ApplyService;
+use crate::services::notify::NotifyService;
+use crate::services::review::ReviewService;
 
 /// Where local mode keeps its data.
 #[derive(Clone)]
@@ -48,9 +53,33 @@ pub struct App {
     pub applications: Arc<dyn ApplicationStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub mailer: Arc<dyn Mailer>,
+    pub notifications: Arc<dyn NotificationLog>,
     /// Present in local mode only.
     pub local: Option<LocalParts>,
     pub apply: ApplyService,
+    pub review: ReviewService,
+    pub notify: NotifyService,
+}
+
+/// The local review-link key: generated once into the data dir, kept across restarts.
+fn local_review_key(data_dir: &std::path::Path) -> AppResult<Vec<u8>> {
+    let path = data_dir.join("review-link.key");
+    if let Ok(hex) = std::fs::read_to_string(&path) {
+        let hex = hex.trim();
+        if hex.len() >= 64 {
+            return Ok(hex.as_bytes().to_vec());
+        }
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(AppError::internal)?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&path, &hex).map_err(|e| AppError::internal(format!("write {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(hex.into_bytes())
 }
 
 impl App {
@@ -59,7 +88,14 @@ impl App {
     }
 
     pub async fn with_clock(config: Config, clock: Arc<dyn Clock>) -> AppResult<Arc<Self>> {
-        let (applications, blobs, mailer, local): (Arc<dyn ApplicationStore>, Arc<dyn BlobStore>, Arc<dyn Mailer>, _) =
+        #[allow(clippy::type_complexity)]
+        let (applications, blobs, mailer, notifications, local): (
+            Arc<dyn ApplicationStore>,
+            Arc<dyn BlobStore>,
+            Arc<dyn Mailer>,
+            Arc<dyn NotificationLog>,
+            _,
+        ) =
             match &config.backend {
                 Backend::Local { data_dir } => {
                     let parts = LocalParts::open(data_dir.clone())?;
@@ -67,6 +103,7 @@ impl App {
                         Arc::new(SqliteApplicationStore::new(parts.db.clone())),
                         Arc::new(FolderBlobStore::new(parts.blobs_dir.clone())),
                         Arc::new(OutboxMailer::new(parts.outbox_dir.clone(), config.sender.clone(), clock.clone())),
+                        Arc::new(SqliteNotificationLog::new(parts.db.clone())),
                         Some(parts),
                     )
                 }
@@ -76,12 +113,28 @@ impl App {
                         Arc::new(DynamoApplicationStore::from_sdk(&sdk, table.clone())),
                         Arc::new(S3BlobStore::from_sdk(&sdk, bucket.clone(), endpoint_url.is_some())),
                         Arc::new(SesMailer::from_sdk(&sdk, config.sender.clone(), ses_configuration_set.clone(), clock.clone())),
+                        Arc::new(DynamoNotificationLog::from_sdk(&sdk, table.clone())),
                         None,
                     )
                 }
             };
         let apply = ApplyService::new(applications.clone(), clock.clone(), config.free_mail.clone());
-        Ok(Arc::new(Self { config, clock, applications, blobs, mailer, local, apply }))
+        let keys: Vec<Vec<u8>> = match (&local, config.review_secrets.is_empty()) {
+            (Some(parts), true) => vec![local_review_key(&parts.data_dir)?],
+            _ => config.review_secrets.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        };
+        let signer = ReviewSigner::new(keys).map_err(AppError::internal)?;
+        let review = ReviewService::new(applications.clone(), signer, clock.clone());
+        let notify = NotifyService::new(
+            mailer.clone(),
+            notifications.clone(),
+            review.clone(),
+            clock.clone(),
+            config.reviewers.clone(),
+            config.public_url.clone(),
+            config.review_link_ttl,
+        );
+        Ok(Arc::new(Self { config, clock, applications, blobs, mailer, notifications, local, apply, review, notify }))
     }
 
     pub async fn from_env() -> anyhow_like::Result<Arc<Self>> {

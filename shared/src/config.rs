@@ -51,10 +51,18 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Base URL for links in e-mails, without trailing slash.
     pub public_url: String,
+    /// False when `public_url` is only derived from `APP_ADDR` (the local runtime then
+    /// uses the address it actually bound, e.g. for port 0).
+    pub public_url_explicit: bool,
     pub reviewers: Vec<EmailAddress>,
     pub sender: EmailAddress,
     pub free_mail: FreeMailDomains,
     pub feed: FeedConfig,
+    /// Keys that sign review links (`APP_REVIEW_SECRET`, comma-separated: the first
+    /// signs, all verify). Empty in local mode means "a key generated into the data dir".
+    pub review_secrets: Vec<String>,
+    /// How long review links stay valid (`APP_REVIEW_LINK_TTL_HOURS`, default 7 days).
+    pub review_link_ttl: chrono::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +93,7 @@ impl Config {
         };
         let addr_s = var("APP_ADDR").unwrap_or_else(|| DEFAULT_ADDR.into());
         let addr: SocketAddr = addr_s.parse().map_err(|_| ConfigError(format!("APP_ADDR `{addr_s}` is not host:port")))?;
+        let public_url_explicit = var("APP_PUBLIC_URL").is_some();
         let public_url = var("APP_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(ConfigError("APP_PUBLIC_URL must start with http:// or https://".into()));
@@ -108,7 +117,30 @@ impl Config {
         if let Some(v) = var("APP_FEED_MAX_ATTEMPTS") {
             feed.max_attempts = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ConfigError("APP_FEED_MAX_ATTEMPTS must be ≥ 1".into()))?;
         }
-        Ok(Self { backend, addr, public_url, reviewers, sender, free_mail, feed })
+        let review_secrets: Vec<String> =
+            var("APP_REVIEW_SECRET").map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+        if review_secrets.iter().any(|s| s.len() < 32) {
+            return Err(ConfigError("APP_REVIEW_SECRET: every key must be at least 32 characters".into()));
+        }
+        if review_secrets.is_empty() && matches!(backend, Backend::Aws { .. }) {
+            return Err(ConfigError("APP_REVIEW_SECRET must be set when APP_BACKEND=aws".into()));
+        }
+        let ttl_hours: i64 = match var("APP_REVIEW_LINK_TTL_HOURS") {
+            Some(v) => v.parse().ok().filter(|h| *h >= 1).ok_or_else(|| ConfigError("APP_REVIEW_LINK_TTL_HOURS must be a whole number ≥ 1".into()))?,
+            None => 24 * 7,
+        };
+        Ok(Self {
+            backend,
+            addr,
+            public_url,
+            public_url_explicit,
+            reviewers,
+            sender,
+            free_mail,
+            feed,
+            review_secrets,
+            review_link_ttl: chrono::Duration::hours(ttl_hours),
+        })
     }
 
     pub fn is_local(&self) -> bool {
@@ -138,7 +170,11 @@ mod tests {
     #[test]
     fn aws_needs_table_and_bucket() {
         assert!(cfg(&[("APP_BACKEND", "aws")]).unwrap_err().0.contains("APP_TABLE_NAME"));
-        let c = cfg(&[("APP_BACKEND", "aws"), ("APP_TABLE_NAME", "t"), ("APP_BUCKET", "b"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")]).unwrap();
+        let base = [("APP_BACKEND", "aws"), ("APP_TABLE_NAME", "t"), ("APP_BUCKET", "b"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")];
+        assert!(cfg(&base).unwrap_err().0.contains("APP_REVIEW_SECRET"));
+        let mut with_secret = base.to_vec();
+        with_secret.push(("APP_REVIEW_SECRET", "0123456789abcdef0123456789abcdef"));
+        let c = cfg(&with_secret).unwrap();
         assert!(matches!(c.backend, Backend::Aws { ref endpoint_url, .. } if endpoint_url.as_deref() == Some("http://127.0.0.1:5000")));
     }
 

@@ -18,7 +18,12 @@ pub fn render(email: &Email, from: &EmailAddress, message_id: &str, date: chrono
     if email.to.is_empty() {
         return Err(AppError::internal("e-mail without recipients"));
     }
-    let subject: String = email.subject.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let subject: String = email
+        .subject
+        .chars()
+        .filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let to: Vec<Address<'_>> = email.to.iter().map(|a| Address::new_address(None::<&str>, a.as_str())).collect();
     let msg = MessageBuilder::new()
         .from(Address::new_address(Some(SENDER_NAME), from.as_str()))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Application, ApplicationId, EmailAddress, IdempotencyKey, TaxId};
+use crate::domain::{Application, ApplicationId, Decision, EmailAddress, IdempotencyKey, TaxId};
 use crate::error::AppResult;
 
 /// What happened to a submitted application.
@@ -40,6 +40,34 @@ pub trait ApplicationStore: Send + Sync {
 
     /// Every application of a company, newest first.
     async fn list_for_company(&self, tax_id: &TaxId) -> AppResult<Vec<Application>>;
+
+    /// Records a reviewer's decision on a pending application, atomically and only if
+    /// the application is still pending at `expected_version` (a conditional write,
+    /// never read-then-write). The decision is kept in an append-only audit trail.
+    /// Errors: `NotFound`; `Conflict` naming the decision that won.
+    async fn decide(&self, id: &ApplicationId, expected_version: u32, decision: &Decision) -> AppResult<Application>;
+}
+
+/// The outcome of claiming a notification before sending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This caller sends it.
+    Claimed,
+    /// It was sent before: send nothing.
+    AlreadySent,
+    /// Another delivery is sending it right now: try later.
+    InProgress,
+}
+
+/// Remembers which notifications were sent, so each is sent once however often its
+/// stream record is delivered. Claims are conditional writes; a claim left by a crashed
+/// sender can be taken over after `lease`.
+#[async_trait]
+pub trait NotificationLog: Send + Sync {
+    async fn claim(&self, key: &str, now: DateTime<Utc>, lease: chrono::Duration) -> AppResult<Claim>;
+    async fn mark_sent(&self, key: &str, message_id: &str, now: DateTime<Utc>) -> AppResult<()>;
+    /// Gives a claim back after a failed send, so a retry can send.
+    async fn release(&self, key: &str) -> AppResult<()>;
 }
 
 /// Stores files (bills, evidence images, reports) by key.

@@ -24,6 +24,22 @@ pub fn idempotency_pk(key: &IdempotencyKey) -> String {
 }
 pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 
+/// Notification-log items (dedupe of e-mails).
+pub fn notification_pk(key: &str) -> String {
+    format!("NOTIFY#{key}")
+}
+pub const NOTIFICATION_SK: &str = "NOTIFICATION";
+
+/// Audit items of decisions: `APP#{id}` / `DECISION#{version:05}`.
+pub fn decision_sk(version: u32) -> String {
+    format!("DECISION#{version:05}")
+}
+
+/// Fixed-width UTC timestamps (millisecond precision, `Z`), so they sort as text.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// An application as stored: the entity plus its keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplicationItem {

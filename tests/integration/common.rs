@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::{
 pub const REGION: &str = "ap-northeast-1";
 pub const SENDER: &str = "service@ecosphere.example.com";
 pub const CONFIGURATION_SET: &str = "ecosphere-test";
+pub const TEST_REVIEW_SECRET: &str = "test-review-secret-0123456789abcdef0123";
 
 /// A moto server on a free loopback port, killed on drop.
 pub struct Moto {
@@ -137,6 +138,58 @@ pub async fn create_resources(sdk: &aws_config::SdkConfig, table: &str, bucket: 
     ses.create_configuration_set().configuration_set_name(CONFIGURATION_SET).send().await.expect("configuration set");
 }
 
+/// Every stream record of the table so far as the event Lambda would get (keys, old
+/// and new images, sequence numbers).
+pub async fn stream_event(sdk: &aws_config::SdkConfig, table: &str) -> ecosphere::stream::StreamEvent {
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let arn = ddb.describe_table().table_name(table).send().await.unwrap().table.unwrap().latest_stream_arn.expect("stream enabled");
+    let streams = aws_sdk_dynamodbstreams::Client::new(sdk);
+    let desc = streams.describe_stream().stream_arn(&arn).send().await.unwrap().stream_description.unwrap();
+    let convert = |img: Option<&std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| -> serde_dynamo::Item {
+        match img {
+            Some(i) => {
+                let json: serde_json::Value = serde_dynamo::from_item(i.clone()).unwrap();
+                serde_dynamo::to_item(json).unwrap()
+            }
+            None => serde_dynamo::Item::from(std::collections::HashMap::<String, serde_dynamo::AttributeValue>::new()),
+        }
+    };
+    let mut event = ecosphere::stream::StreamEvent::default();
+    for shard in desc.shards() {
+        let mut it = streams
+            .get_shard_iterator()
+            .stream_arn(&arn)
+            .shard_id(shard.shard_id().unwrap())
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        while let Some(i) = it.take() {
+            let page = streams.get_records().shard_iterator(i).send().await.unwrap();
+            if page.records().is_empty() {
+                break;
+            }
+            for r in page.records() {
+                let d = r.dynamodb().unwrap();
+                let mut change = aws_lambda_events::event::dynamodb::StreamRecord::default();
+                change.keys = convert(d.keys.as_ref());
+                change.new_image = convert(d.new_image.as_ref());
+                change.old_image = convert(d.old_image.as_ref());
+                change.sequence_number = d.sequence_number.clone();
+                let mut rec = ecosphere::stream::StreamEventRecord::default();
+                rec.event_name = r.event_name().unwrap().as_str().to_string();
+                rec.event_id = r.event_id().unwrap_or_default().to_string();
+                rec.event_source = Some("aws:dynamodb".into());
+                rec.change = change;
+                event.records.push(rec);
+            }
+            it = page.next_shard_iterator;
+        }
+    }
+    event
+}
+
 /// Every stream record of the table so far, as the images Lambda would get.
 pub async fn stream_records(sdk: &aws_config::SdkConfig, table: &str) -> Vec<(String, serde_dynamo::Item)> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
@@ -227,6 +280,9 @@ pub fn aws_config(url: &str, table: &str, bucket: &str) -> ecosphere::Config {
         "APP_ADDR" => Some("127.0.0.1:0".into()),
         "APP_SENDER" => Some(SENDER.into()),
         "APP_SES_CONFIGURATION_SET" => Some(CONFIGURATION_SET.into()),
+        "APP_REVIEW_SECRET" => Some(TEST_REVIEW_SECRET.into()),
+        "APP_REVIEWERS" => Some("reviewer@ecosphere.example.com".into()),
+        "APP_PUBLIC_URL" => Some("https://carbon.example.com".into()),
         _ => None,
     })
     .unwrap()

@@ -9,18 +9,20 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
 use super::aws::sdk_err;
-use crate::domain::{Application, ApplicationId, ApplicationStatus, IdempotencyKey, TaxId};
+use crate::domain::{Application, ApplicationId, ApplicationStatus, Decision, IdempotencyKey, TaxId};
 use crate::error::{AppError, AppResult};
 use crate::ports::{ApplicationStore, Submission};
 use crate::records::{
-    application_pk, company_pk, idempotency_pk, ApplicationItem, ACTIVE_APPLICATION_SK, APPLICATION_SK, IDEMPOTENCY_SK,
+    application_pk, company_pk, decision_sk, idempotency_pk, notification_pk, timestamp, ApplicationItem, ACTIVE_APPLICATION_SK,
+    APPLICATION_SK, IDEMPOTENCY_SK, NOTIFICATION_SK,
 };
 use crate::services::apply::{conflict_error, idempotency_mismatch_error};
+use crate::services::review::already_decided_error;
 
 /// Idempotency items expire (DynamoDB TTL) after this long.
 const IDEMPOTENCY_TTL_DAYS: i64 = 7;
@@ -66,11 +68,54 @@ fn key(pk: String, sk: &str) -> Item {
     HashMap::from([("pk".to_string(), AttributeValue::S(pk)), ("sk".to_string(), AttributeValue::S(sk.to_string()))])
 }
 
-enum Attempt {
-    Done(Submission),
+enum Attempt<T> {
+    Done(T),
     Failed(AppError),
     /// Lost a race on one of the items: try again.
     Retry,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DecisionItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    #[serde(flatten)]
+    decision: Decision,
+}
+
+/// Runs `attempt` until it is done, failed, or has lost `CONFLICT_RETRIES` races.
+async fn with_conflict_retries<T, F, Fut>(mut attempt: F) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = AppResult<Attempt<T>>>,
+{
+    for n in 0..=CONFLICT_RETRIES {
+        match attempt().await? {
+            Attempt::Done(t) => return Ok(t),
+            Attempt::Failed(e) => return Err(e),
+            Attempt::Retry => {
+                // Jittered backoff: 10-20 ms, doubling.
+                let base = 10u64 << n.min(6);
+                let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % base;
+                tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+            }
+        }
+    }
+    Err(AppError::Unavailable("TransactWriteItems: too many transaction conflicts".into()))
+}
+
+/// The cancellation reason codes of a failed transaction, or `None` for other errors.
+fn cancellation_reasons(
+    err: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>,
+) -> Option<Vec<String>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+    match err.as_service_error() {
+        Some(E::TransactionCanceledException(c)) => {
+            Some(c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_string()).collect())
+        }
+        _ => None,
+    }
 }
 
 impl DynamoApplicationStore {
@@ -115,7 +160,7 @@ impl DynamoApplicationStore {
         Ok(Some(Ok(Submission::Replayed(app))))
     }
 
-    async fn attempt(&self, app: &Application, key: Option<&IdempotencyKey>) -> AppResult<Attempt> {
+    async fn attempt(&self, app: &Application, key: Option<&IdempotencyKey>) -> AppResult<Attempt<Submission>> {
         let fingerprint = app.form.fingerprint();
         let mut items = vec![
             self.put(to_item(&ApplicationItem::from(app))?)?,
@@ -142,13 +187,7 @@ impl DynamoApplicationStore {
             Ok(_) => return Ok(Attempt::Done(Submission::Created(app.clone()))),
             Err(e) => e,
         };
-        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
-        let reasons: Vec<String> = match err.as_service_error() {
-            Some(E::TransactionCanceledException(c)) => {
-                c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_string()).collect()
-            }
-            _ => return Err(sdk_err("TransactWriteItems", err)),
-        };
+        let Some(reasons) = cancellation_reasons(&err) else { return Err(sdk_err("TransactWriteItems", err)) };
         let failed = |i: usize| reasons.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
         if reasons.iter().any(|c| c == "TransactionConflict" || c == "ThrottlingError") {
             return Ok(Attempt::Retry);
@@ -177,22 +216,82 @@ impl DynamoApplicationStore {
     }
 }
 
+impl DynamoApplicationStore {
+    /// One transaction: the application (only if still pending at the expected
+    /// version), the company's uniqueness item (kept as approved, or released on
+    /// rejection so the company may apply again) and an append-only audit item.
+    async fn decide_attempt(&self, id: &ApplicationId, expected_version: u32, decision: &Decision) -> AppResult<Attempt<Application>> {
+        let current = self.get(id).await?.ok_or_else(|| AppError::NotFound("查無此申請。".into()))?;
+        let mut next = current.clone();
+        next.status = decision.status;
+        next.version = expected_version + 1;
+        next.decision = Some(decision.clone());
+        let app_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&ApplicationItem::from(&next))?))
+            .condition_expression("#s = :pending AND version = :v")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":pending", AttributeValue::S(ApplicationStatus::Pending.code().into()))
+            .expression_attribute_values(":v", AttributeValue::N(expected_version.to_string()))
+            .build()
+            .map_err(AppError::internal)?;
+        let lock_key = key(company_pk(&current.form.tax_id), ACTIVE_APPLICATION_SK);
+        let lock = if decision.status == ApplicationStatus::Approved {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(&CompanyLockItem {
+                    pk: company_pk(&current.form.tax_id),
+                    sk: ACTIVE_APPLICATION_SK.into(),
+                    entity: "company_lock".into(),
+                    application_id: id.clone(),
+                    status: ApplicationStatus::Approved,
+                })?))
+                .condition_expression("application_id = :id")
+                .expression_attribute_values(":id", AttributeValue::S(id.to_string()))
+                .build()
+                .map_err(AppError::internal)?;
+            TransactWriteItem::builder().put(put).build()
+        } else {
+            let del = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(lock_key))
+                .condition_expression("application_id = :id")
+                .expression_attribute_values(":id", AttributeValue::S(id.to_string()))
+                .build()
+                .map_err(AppError::internal)?;
+            TransactWriteItem::builder().delete(del).build()
+        };
+        let audit = self.put(to_item(&DecisionItem {
+            pk: application_pk(id),
+            sk: decision_sk(next.version),
+            entity: "decision".into(),
+            decision: decision.clone(),
+        })?)?;
+        let items = vec![TransactWriteItem::builder().put(app_put).build(), lock, audit];
+        let err = match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => return Ok(Attempt::Done(next)),
+            Err(e) => e,
+        };
+        let Some(reasons) = cancellation_reasons(&err) else { return Err(sdk_err("TransactWriteItems", err)) };
+        if reasons.iter().any(|c| c == "TransactionConflict" || c == "ThrottlingError") {
+            return Ok(Attempt::Retry);
+        }
+        if reasons.iter().any(|c| c == "ConditionalCheckFailed") {
+            let now = self.get(id).await?.unwrap_or(current);
+            return Ok(Attempt::Failed(already_decided_error(&now)));
+        }
+        Err(AppError::internal(format!("TransactWriteItems cancelled: {reasons:?}")))
+    }
+}
+
 #[async_trait]
 impl ApplicationStore for DynamoApplicationStore {
     async fn submit(&self, application: &Application, key: Option<&IdempotencyKey>) -> AppResult<Submission> {
-        for attempt in 0..=CONFLICT_RETRIES {
-            match self.attempt(application, key).await? {
-                Attempt::Done(s) => return Ok(s),
-                Attempt::Failed(e) => return Err(e),
-                Attempt::Retry => {
-                    // Jittered backoff: 10-20 ms, doubling.
-                    let base = 10u64 << attempt.min(6);
-                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % base;
-                    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
-                }
-            }
-        }
-        Err(AppError::Unavailable("TransactWriteItems: too many transaction conflicts".into()))
+        with_conflict_retries(|| self.attempt(application, key)).await
+    }
+
+    async fn decide(&self, id: &ApplicationId, expected_version: u32, decision: &Decision) -> AppResult<Application> {
+        with_conflict_retries(|| self.decide_attempt(id, expected_version, decision)).await
     }
 
     async fn get(&self, id: &ApplicationId) -> AppResult<Option<Application>> {
@@ -222,5 +321,96 @@ impl ApplicationStore for DynamoApplicationStore {
             }
         }
         Ok(out)
+    }
+}
+
+/// The notification log in DynamoDB: one item per notification, claimed with a
+/// conditional put; items expire (TTL) after 90 days.
+#[derive(Clone)]
+pub struct DynamoNotificationLog {
+    client: Client,
+    table: String,
+}
+
+impl DynamoNotificationLog {
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self { client: Client::new(sdk), table: table.into() }
+    }
+}
+
+#[async_trait]
+impl crate::ports::NotificationLog for DynamoNotificationLog {
+    async fn claim(&self, k: &str, now: chrono::DateTime<chrono::Utc>, lease: chrono::Duration) -> AppResult<crate::ports::Claim> {
+        use crate::ports::Claim;
+        let item = HashMap::from([
+            ("pk".to_string(), AttributeValue::S(notification_pk(k))),
+            ("sk".to_string(), AttributeValue::S(NOTIFICATION_SK.into())),
+            ("entity".to_string(), AttributeValue::S("notification".into())),
+            ("state".to_string(), AttributeValue::S("sending".into())),
+            ("claimed_at".to_string(), AttributeValue::S(timestamp(now))),
+            ("ttl".to_string(), AttributeValue::N((now + chrono::Duration::days(90)).timestamp().to_string())),
+        ]);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR (#st = :sending AND claimed_at < :stale)")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":sending", AttributeValue::S("sending".into()))
+            .expression_attribute_values(":stale", AttributeValue::S(timestamp(now - lease)))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                let got = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key(notification_pk(k), NOTIFICATION_SK)))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_err("GetItem", e))?;
+                let sent = got.item.and_then(|i| i.get("state").cloned()) == Some(AttributeValue::S("sent".into()));
+                Ok(if sent { Claim::AlreadySent } else { Claim::InProgress })
+            }
+            Err(e) => Err(sdk_err("PutItem", e)),
+        }
+    }
+
+    async fn mark_sent(&self, k: &str, message_id: &str, now: chrono::DateTime<chrono::Utc>) -> AppResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(notification_pk(k), NOTIFICATION_SK)))
+            .update_expression("SET #st = :sent, message_id = :m, sent_at = :t")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":sent", AttributeValue::S("sent".into()))
+            .expression_attribute_values(":m", AttributeValue::S(message_id.into()))
+            .expression_attribute_values(":t", AttributeValue::S(timestamp(now)))
+            .send()
+            .await
+            .map_err(|e| sdk_err("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn release(&self, k: &str) -> AppResult<()> {
+        let r = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(notification_pk(k), NOTIFICATION_SK)))
+            .condition_expression("#st = :sending")
+            .expression_attribute_names("#st", "state")
+            .expression_attribute_values(":sending", AttributeValue::S("sending".into()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_err("DeleteItem", e)),
+        }
     }
 }

@@ -10,9 +10,9 @@ pub mod s3;
 pub mod ses;
 pub mod sqlite;
 
-pub use dynamo::DynamoApplicationStore;
+pub use dynamo::{DynamoApplicationStore, DynamoNotificationLog};
 pub use folder::FolderBlobStore;
 pub use outbox::OutboxMailer;
 pub use s3::S3BlobStore;
 pub use ses::SesMailer;
-pub use sqlite::{SqliteApplicationStore, SqliteDb};
+pub use sqlite::{SqliteApplicationStore, SqliteDb, SqliteNotificationLog};

@@ -2,8 +2,10 @@
 
 pub mod application;
 pub mod email;
+pub mod review;
 pub mod tax_id;
 
 pub use application::*;
 pub use email::{CompanyEmail, EmailAddress, EmailError, FreeMailDomains};
 pub use tax_id::{TaxId, TaxIdError};
+pub use review::{parse_reason, ReviewAction, ReviewClaims, ReviewSigner, TokenError};

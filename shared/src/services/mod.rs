@@ -1,3 +1,5 @@
 //! Use cases. They speak in domain types and ports, never in HTTP or SDK types.
 
 pub mod apply;
+pub mod notify;
+pub mod review;

@@ -2,11 +2,12 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::{db_err, is_unique_violation, log_change, SqliteDb};
-use crate::domain::{Application, ApplicationId, ApplicationStatus, IdempotencyKey, TaxId};
+use crate::domain::{Application, ApplicationId, ApplicationStatus, Decision, IdempotencyKey, TaxId};
 use crate::error::{AppError, AppResult};
 use crate::ports::{ApplicationStore, Submission};
 use crate::records::ApplicationItem;
 use crate::services::apply::{conflict_error, idempotency_mismatch_error};
+use crate::services::review::already_decided_error;
 
 /// Applications in SQLite. One active application per company is a partial UNIQUE
 /// index; the idempotency key is a PRIMARY KEY; both are written with the change-log
@@ -97,6 +98,11 @@ impl ApplicationStore for SqliteApplicationStore {
         self.db.call(move |conn| load(conn, &id)).await
     }
 
+    async fn decide(&self, id: &ApplicationId, expected_version: u32, decision: &Decision) -> AppResult<Application> {
+        let (id, decision) = (id.as_str().to_string(), decision.clone());
+        self.db.call(move |conn| decide_tx(conn, &id, expected_version, &decision)).await
+    }
+
     async fn list_for_company(&self, tax_id: &TaxId) -> AppResult<Vec<Application>> {
         let tax_id = tax_id.as_str().to_string();
         self.db
@@ -115,6 +121,36 @@ impl ApplicationStore for SqliteApplicationStore {
             })
             .await
     }
+}
+
+fn decide_tx(conn: &mut rusqlite::Connection, id: &str, expected_version: u32, decision: &Decision) -> AppResult<Application> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+    let current = load(&tx, id)?.ok_or_else(|| AppError::NotFound("查無此申請。".into()))?;
+    let mut next = current.clone();
+    next.status = decision.status;
+    next.version = expected_version + 1;
+    next.decision = Some(decision.clone());
+    let new_item = serde_json::to_value(ApplicationItem::from(&next)).map_err(AppError::internal)?;
+    // The condition is in the UPDATE itself: only a pending application at the expected version changes.
+    let changed = tx
+        .execute(
+            "UPDATE applications SET status = ?2, version = ?3, item = ?4 WHERE id = ?1 AND status = 'pending' AND version = ?5",
+            params![id, next.status.code(), next.version, new_item.to_string(), expected_version],
+        )
+        .map_err(db_err)?;
+    if changed != 1 {
+        return Err(already_decided_error(&current));
+    }
+    tx.execute(
+        "INSERT INTO application_decisions (application_id, version, status, reviewer, reason, decided_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, next.version, decision.status.code(), decision.reviewer, decision.reason, decision.decided_at.to_rfc3339()],
+    )
+    .map_err(db_err)?;
+    let old_item = serde_json::to_value(ApplicationItem::from(&current)).map_err(AppError::internal)?;
+    let keys = serde_json::json!({ "pk": new_item["pk"], "sk": new_item["sk"] });
+    log_change(&tx, "applications", "MODIFY", &keys, Some(&old_item), Some(&new_item), &decision.decided_at.to_rfc3339())?;
+    tx.commit().map_err(db_err)?;
+    Ok(next)
 }
 
 /// The first result for an idempotency key: `None` if the key is unused, the stored

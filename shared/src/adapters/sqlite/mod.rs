@@ -4,8 +4,10 @@
 
 mod application_store;
 pub mod feed;
+mod notification_log;
 
 pub use application_store::SqliteApplicationStore;
+pub use notification_log::SqliteNotificationLog;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -82,6 +84,30 @@ const MIGRATIONS: &[&str] = &[
         last_error    TEXT,
         delivered_at  TEXT,
         UNIQUE (key, version_id)
+    ) STRICT;
+    "#,
+    // 3: the decisions' audit trail (append-only) and the notification log.
+    r#"
+    CREATE TABLE application_decisions (
+        application_id  TEXT NOT NULL REFERENCES applications (id),
+        version         INTEGER NOT NULL,
+        status          TEXT NOT NULL,
+        reviewer        TEXT NOT NULL,
+        reason          TEXT,
+        decided_at      TEXT NOT NULL,
+        PRIMARY KEY (application_id, version)
+    ) STRICT;
+    CREATE TRIGGER application_decisions_append_only_u BEFORE UPDATE ON application_decisions
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER application_decisions_append_only_d BEFORE DELETE ON application_decisions
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+
+    CREATE TABLE notifications (
+        key         TEXT PRIMARY KEY,
+        state       TEXT NOT NULL CHECK (state IN ('sending', 'sent')),
+        claimed_at  TEXT NOT NULL,
+        message_id  TEXT,
+        sent_at     TEXT
     ) STRICT;
     "#,
 ];

@@ -1,0 +1,214 @@
+//! Notification e-mails on application state changes: exactly one e-mail per state
+//! change, however often the stream delivers the record.
+
+use std::sync::Arc;
+
+use crate::domain::{Application, ApplicationStatus, EmailAddress, ReviewAction};
+use crate::error::{AppError, AppResult};
+use crate::ports::{Claim, Clock, Email, Mailer, NotificationLog};
+use crate::services::review::ReviewService;
+use crate::web::esc;
+
+/// A claim older than this is taken over (its sender died between claim and send).
+const CLAIM_LEASE_MINUTES: i64 = 5;
+/// User-supplied values are cut to this many characters in e-mails.
+const MAX_VALUE_CHARS: usize = 200;
+
+#[derive(Clone)]
+pub struct NotifyService {
+    mailer: Arc<dyn Mailer>,
+    log: Arc<dyn NotificationLog>,
+    review: ReviewService,
+    clock: Arc<dyn Clock>,
+    reviewers: Vec<EmailAddress>,
+    public_url: String,
+    link_ttl: chrono::Duration,
+}
+
+/// What a state change asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A new application: every reviewer gets approve/reject links.
+    ReviewRequest,
+    /// A decision: the applicant is told.
+    Decision(ApplicationStatus),
+}
+
+/// Which notice (if any) the change from `old` to `new` calls for. Redelivered
+/// records give the same answer and the same dedupe key; later unrelated updates and
+/// removals (TTL) call for nothing.
+pub fn notice_for(old: Option<&Application>, new: Option<&Application>) -> Option<Notice> {
+    match (old, new) {
+        (None, Some(n)) if n.status == ApplicationStatus::Pending => Some(Notice::ReviewRequest),
+        (Some(o), Some(n)) if o.status == ApplicationStatus::Pending && n.status != ApplicationStatus::Pending => {
+            Some(Notice::Decision(n.status))
+        }
+        _ => None,
+    }
+}
+
+/// Cuts and cleans a user-supplied value for an e-mail: control and bidi characters
+/// dropped, at most `MAX_VALUE_CHARS` characters.
+pub fn cap(value: &str) -> String {
+    let clean: String = value
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .filter(|c| !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}'))
+        .collect();
+    if clean.chars().count() > MAX_VALUE_CHARS {
+        format!("{}…", clean.chars().take(MAX_VALUE_CHARS).collect::<String>())
+    } else {
+        clean
+    }
+}
+
+const FOOTER_TEXT: &str = "EcoSphere團隊 敬上\n\n本信件由系統自動寄出，請勿回覆本信件。\n如果您沒有申請，可以忽略本信件。\n";
+const FOOTER_HTML: &str = "<p>EcoSphere團隊 敬上</p><p style=\"color:#666;font-size:12px\">本信件由系統自動寄出，請勿回覆本信件。<br>如果您沒有申請，可以忽略本信件。</p>";
+
+fn button(href: &str, label: &str, color: &str) -> String {
+    format!(
+        "<a href=\"{}\" style=\"display:inline-block;background:{color};color:#fff;padding:10px 24px;border-radius:4px;text-decoration:none;margin-right:12px\">{}</a>",
+        esc(href),
+        esc(label)
+    )
+}
+
+impl NotifyService {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        mailer: Arc<dyn Mailer>,
+        log: Arc<dyn NotificationLog>,
+        review: ReviewService,
+        clock: Arc<dyn Clock>,
+        reviewers: Vec<EmailAddress>,
+        public_url: String,
+        link_ttl: chrono::Duration,
+    ) -> Self {
+        Self { mailer, log, review, clock, reviewers, public_url, link_ttl }
+    }
+
+    /// Handles one state change. `Err` means "retry this record later".
+    pub async fn on_change(&self, old: Option<&Application>, new: Option<&Application>) -> AppResult<()> {
+        let (Some(notice), Some(app)) = (notice_for(old, new), new) else { return Ok(()) };
+        match notice {
+            Notice::ReviewRequest => {
+                let mut first_error = None;
+                for reviewer in &self.reviewers {
+                    let key = format!("review-request:{}:v{}:{}", app.id, app.version, reviewer);
+                    if let Err(e) = self.send_once(&key, self.review_request(app, reviewer)).await {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                first_error.map_or(Ok(()), Err)
+            }
+            Notice::Decision(_) => {
+                let key = format!("decision:{}:v{}", app.id, app.version);
+                self.send_once(&key, self.decision_email(app)).await
+            }
+        }
+    }
+
+    async fn send_once(&self, key: &str, email: Email) -> AppResult<()> {
+        let lease = chrono::Duration::minutes(CLAIM_LEASE_MINUTES);
+        match self.log.claim(key, self.clock.now(), lease).await? {
+            Claim::AlreadySent => {
+                tracing::info!(notification = key, "already sent; nothing to do");
+                return Ok(());
+            }
+            Claim::InProgress => return Err(AppError::Unavailable(format!("notification {key} is being sent by another delivery"))),
+            Claim::Claimed => {}
+        }
+        match self.mailer.send(&email).await {
+            Ok(sent) => self.log.mark_sent(key, &sent.message_id, self.clock.now()).await,
+            Err(e) => {
+                self.log.release(key).await?;
+                Err(e)
+            }
+        }
+    }
+
+    fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
+    }
+
+    /// The e-mail to one reviewer: a summary (every user value escaped and capped) and
+    /// two signed links.
+    pub fn review_request(&self, app: &Application, reviewer: &EmailAddress) -> Email {
+        let approve = self.link(&format!("/review/{}", self.review.token(app, ReviewAction::Approve, reviewer, self.link_ttl)));
+        let reject = self.link(&format!("/review/{}", self.review.token(app, ReviewAction::Reject, reviewer, self.link_ttl)));
+        let f = &app.form;
+        let list = |v: Vec<&str>| v.join("、");
+        let rows: Vec<(&str, String)> = vec![
+            ("公司名稱", cap(&f.company_name)),
+            ("公司統編", f.tax_id.to_string()),
+            ("公司服務項目及主要產品", cap(&f.products)),
+            ("申請人", cap(&format!("{} {} {}", f.applicant_name, f.applicant_department, f.applicant_title))),
+            ("聯絡 email", f.contact_email.as_str().to_string()),
+            ("聯絡電話", cap(&f.contact_phone)),
+            ("盤查據點", list(f.regions.iter().map(|r| r.label()).collect())),
+            ("碳盤查狀況", f.inventory_status.label().to_string()),
+            ("有興趣的議題", list(f.interests.iter().map(|i| i.label()).collect())),
+            ("備註", cap(&f.notes)),
+        ];
+        let days = self.link_ttl.num_days();
+        let text_rows: String = rows.iter().map(|(k, v)| format!("{k}：{v}\n")).collect();
+        let html_rows: String = rows
+            .iter()
+            .map(|(k, v)| format!("<tr><th align=\"left\" style=\"padding:4px 12px 4px 0\">{}</th><td>{}</td></tr>", esc(k), esc(v)))
+            .collect();
+        Email {
+            to: vec![reviewer.clone()],
+            subject: format!("【EcoSphere】碳星雲服務申請待審核：{}", cap(&f.company_name).chars().take(40).collect::<String>()),
+            text: format!(
+                "您好：\n\n有一筆新的碳星雲服務申請待審核。\n\n{text_rows}\n核准：{approve}\n退件：{reject}\n\n\
+                 開啟連結後會先顯示確認頁面，確認後才會送出審核結果。連結 {days} 天內有效，僅限您本人使用。\n\n{FOOTER_TEXT}"
+            ),
+            html: format!(
+                "<p>您好：</p><p>有一筆新的碳星雲服務申請待審核。</p><table>{html_rows}</table><p>{}{}</p>\
+                 <p style=\"color:#666\">開啟連結後會先顯示確認頁面，確認後才會送出審核結果。連結 {days} 天內有效，僅限您本人使用。</p>{FOOTER_HTML}",
+                button(&approve, "核准", "#1f7a4d"),
+                button(&reject, "退件", "#b3261e"),
+            ),
+        }
+    }
+
+    /// The e-mail to the applicant about a decision (texts from the user manual).
+    pub fn decision_email(&self, app: &Application) -> Email {
+        let to = vec![app.form.contact_email.address().clone()];
+        let status_url = self.link(&format!("/applications/{}", app.id));
+        if app.status == ApplicationStatus::Approved {
+            Email {
+                to,
+                subject: "【EcoSphere】您申請的碳星雲服務已通過審核，歡迎開始使用".into(),
+                text: format!(
+                    "您好：\n\n您申請的碳星雲服務平台帳號已通過審核！\n\n現在您可以登入 EcoSphere 平台\n點擊「碳星雲服務平台登入」按鈕\n即可跳轉並開始使用服務。\n\n\
+                     或是透過此連結登入：\n{status_url}\n\n試用期間為 6 個月。\n\n{FOOTER_TEXT}"
+                ),
+                html: format!(
+                    "<p>您好：</p><p><strong>您申請的碳星雲服務平台帳號已通過審核！</strong></p><p>現在您可以登入 EcoSphere 平台<br>點擊「碳星雲服務平台登入」按鈕<br>即可跳轉並開始使用服務。</p>\
+                     <p>{}</p><p>或是透過此連結登入：<br><a href=\"{url}\">{url}</a></p><p>試用期間為 6 個月。</p>{FOOTER_HTML}",
+                    button(&status_url, "點我前往", "#1f7a4d"),
+                    url = esc(&status_url),
+                ),
+            }
+        } else {
+            let reason = cap(app.decision.as_ref().and_then(|d| d.reason.as_deref()).unwrap_or("（未提供）"));
+            let apply_url = self.link("/apply");
+            Email {
+                to,
+                subject: "【EcoSphere】您申請的碳星雲服務審核未通過".into(),
+                text: format!(
+                    "您好：\n\n很抱歉\n您申請的碳星雲服務平台帳號未通過審核。\n\n請參考以下退件原因，如有疑問歡迎聯絡客服協助謝謝！\n\n{reason}\n\n\
+                     您可以修正後重新提出申請：{apply_url}\n\n{FOOTER_TEXT}"
+                ),
+                html: format!(
+                    "<p>您好：</p><p>很抱歉</p><p>您申請的碳星雲服務平台帳號未通過審核。</p><p>請參考以下退件原因，如有疑問歡迎聯絡客服協助謝謝！</p>\
+                     <blockquote style=\"border-left:4px solid #b3261e;padding-left:12px;white-space:pre-wrap\">{}</blockquote>\
+                     <p>您可以修正後<a href=\"{url}\">重新提出申請</a>。</p>{FOOTER_HTML}",
+                    esc(&reason),
+                    url = esc(&apply_url),
+                ),
+            }
+        }
+    }
+}
