@@ -12,7 +12,34 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Context, LambdaEvent};
 
-/// What each sample event must produce: status, and a text the body must contain.
+/// What each sample stream event must produce: how many e-mails (none of its records
+/// may fail).
+fn stream_expectation(function: &str, file: &str) -> usize {
+    match (function, file) {
+        ("notify", "insert-new-application.json") => 1,
+        ("notify", "modify-approved.json") => 1,
+        ("notify", "modify-unrelated-and-other-entities.json") => 0,
+        ("notify", "remove-ttl.json") => 0,
+        _ => panic!("events/{function}/{file} has no expectation: add one in tests/integration/events.rs"),
+    }
+}
+
+/// Where the sent e-mails can be counted.
+enum Mails {
+    Outbox(PathBuf),
+    Moto(String),
+}
+
+impl Mails {
+    async fn count(&self) -> usize {
+        match self {
+            Mails::Outbox(dir) => std::fs::read_dir(dir).map(|rd| rd.count()).unwrap_or(0),
+            Mails::Moto(url) => moto_sent_emails(url).await.len(),
+        }
+    }
+}
+
+/// What each sample HTTP event must produce: status, and a text the body must contain.
 fn expectation(function: &str, file: &str) -> (u16, &'static str) {
     match (function, file) {
         ("apply", "get-form.json") => (200, "碳星雲服務申請表單"),
@@ -22,6 +49,9 @@ fn expectation(function: &str, file: &str) -> (u16, &'static str) {
         ("apply", "post-crlf-injection.json") => (422, "換行"),
         ("apply", "post-not-a-form.json") => (400, "表單"),
         ("apply", "get-unknown-application.json") => (404, "查無此申請"),
+        ("review", "get-forged-token.json") => (403, "審核連結無效"),
+        ("review", "post-forged-token.json") => (403, "審核連結無效"),
+        ("review", "get-malformed-token.json") => (403, "審核連結無效"),
         _ => panic!("events/{function}/{file} has no expectation: add one in tests/integration/events.rs"),
     }
 }
@@ -29,6 +59,7 @@ fn expectation(function: &str, file: &str) -> (u16, &'static str) {
 fn router_for(function: &str, app: Arc<App>) -> axum::Router {
     match function {
         "apply" => ecosphere::web::finish(apply::router(app)),
+        "review" => ecosphere::web::finish(review::router(app)),
         other => panic!("events/{other}/: no handler known for this function"),
     }
 }
@@ -50,10 +81,25 @@ fn event_files() -> Vec<(String, PathBuf)> {
     out
 }
 
-async fn push_all(app: Arc<App>) -> Vec<(String, u16)> {
+async fn push_all(app: Arc<App>, mails: &Mails) -> Vec<(String, u16)> {
     let mut seen = Vec::new();
     for (function, path) in event_files() {
         let file = path.file_name().unwrap().to_string_lossy().to_string();
+        if function == "notify" {
+            let expected = stream_expectation(&function, &file);
+            let event: ecosphere::stream::StreamEvent = serde_json::from_slice(&std::fs::read(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{}: not a DynamoDB stream event: {e}", path.display()));
+            let consumer = notify::NotifyConsumer::new(app.clone());
+            let before = mails.count().await;
+            let resp = ecosphere::stream::StreamConsumer::handle(&consumer, event.clone()).await.unwrap();
+            assert!(resp.batch_item_failures.is_empty(), "{function}/{file}: failures {:?}", resp.batch_item_failures);
+            assert_eq!(mails.count().await - before, expected, "{function}/{file}: e-mails sent");
+            // Delivered again, as streams may: nothing more.
+            ecosphere::stream::StreamConsumer::handle(&consumer, event).await.unwrap();
+            assert_eq!(mails.count().await - before, expected, "{function}/{file}: redelivery sent again");
+            seen.push((file, 0));
+            continue;
+        }
         let (status, needle) = expectation(&function, &file);
         let payload: LambdaRequest = serde_json::from_slice(&std::fs::read(&path).unwrap())
             .unwrap_or_else(|e| panic!("{}: not an API Gateway event: {e}", path.display()));
@@ -79,8 +125,8 @@ async fn push_all(app: Arc<App>) -> Vec<(String, u16)> {
 async fn every_event_through_its_handler_on_the_local_backend() {
     let dir = tempfile::tempdir().unwrap();
     let app = App::from_config(local_config(dir.path())).await.unwrap();
-    let seen = push_all(app.clone()).await;
-    assert!(seen.len() >= 7);
+    let seen = push_all(app.clone(), &Mails::Outbox(dir.path().join("outbox"))).await;
+    assert!(seen.len() >= 14);
     assert_eq!(app.applications.list_for_company(&"99754141".parse_tax()).await.unwrap().len(), 1);
 }
 
@@ -91,7 +137,7 @@ async fn every_event_through_its_handler_on_the_aws_emulator_lands_in_dynamodb_a
     let sdk = sdk(&moto.url).await;
     create_resources(&sdk, "events-table", "events-bucket").await;
     let app = App::from_config(aws_config(&moto.url, "events-table", "events-bucket")).await.unwrap();
-    push_all(app.clone()).await;
+    push_all(app.clone(), &Mails::Moto(moto.url.clone())).await;
     let stored = app.applications.list_for_company(&"99754141".parse_tax()).await.unwrap();
     assert_eq!(stored.len(), 1, "the valid form landed in DynamoDB");
     let streamed: Vec<_> = stream_records(&sdk, "events-table")
