@@ -101,6 +101,26 @@ pub async fn start_with_clock(mut config: Config, clock: Arc<dyn ecosphere::port
         feed = Some(f.clone());
         tasks.spawn(f.run(stream_consumers(&app), rx.clone()));
 
+        // The review-SLA reminder: the local twin of the EventBridge schedule. Hourly;
+        // the notification log keeps it to one e-mail a day per reviewer.
+        let reminder_app = app.clone();
+        let mut stop = rx.clone();
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                if let Err(e) = reminder_app.notify.remind_overdue(reminder_app.applications.as_ref()).await {
+                    tracing::warn!(error = %e, "review SLA reminder failed");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        });
+
         let watcher = DropWatcher::new(
             local.drop_dir.clone(),
             local.data_dir.join("drop-rejected"),

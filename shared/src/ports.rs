@@ -41,6 +41,9 @@ pub trait ApplicationStore: Send + Sync {
     /// Every application of a company, newest first.
     async fn list_for_company(&self, tax_id: &TaxId) -> AppResult<Vec<Application>>;
 
+    /// Every pending application, oldest first.
+    async fn list_pending(&self) -> AppResult<Vec<Application>>;
+
     /// Records a reviewer's decision on a pending application, atomically and only if
     /// the application is still pending at `expected_version` (a conditional write,
     /// never read-then-write). The decision is kept in an append-only audit trail.

@@ -24,6 +24,8 @@ pub fn idempotency_pk(key: &IdempotencyKey) -> String {
 }
 pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 
+pub const PENDING_GSI2PK: &str = "STATUS#pending";
+
 /// Notification-log items (dedupe of e-mails).
 pub fn notification_pk(key: &str) -> String {
     format!("NOTIFY#{key}")
@@ -49,6 +51,12 @@ pub struct ApplicationItem {
     /// `COMPANY#{tax_id}`: a company's applications, newest last (by gsi1sk).
     pub gsi1pk: String,
     pub gsi1sk: String,
+    /// `STATUS#pending` while pending, absent otherwise: a sparse index of the
+    /// applications awaiting review (for the review-SLA reminders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
     #[serde(flatten)]
     pub application: Application,
 }
@@ -61,6 +69,8 @@ impl From<&Application> for ApplicationItem {
             entity: ENTITY_APPLICATION.to_string(),
             gsi1pk: company_pk(&a.form.tax_id),
             gsi1sk: format!("APP#{}#{}", a.submitted_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), a.id),
+            gsi2pk: (a.status == crate::domain::ApplicationStatus::Pending).then(|| PENDING_GSI2PK.to_string()),
+            gsi2sk: (a.status == crate::domain::ApplicationStatus::Pending).then(|| format!("{}#{}", timestamp(a.submitted_at), a.id)),
             application: a.clone(),
         }
     }

@@ -100,12 +100,20 @@ pub async fn create_resources(sdk: &aws_config::SdkConfig, table: &str, bucket: 
     ddb.create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(vec![attr("pk"), attr("sk"), attr("gsi1pk"), attr("gsi1sk")]))
+        .set_attribute_definitions(Some(vec![attr("pk"), attr("sk"), attr("gsi1pk"), attr("gsi1sk"), attr("gsi2pk"), attr("gsi2sk")]))
         .set_key_schema(Some(vec![key("pk", KeyType::Hash), key("sk", KeyType::Range)]))
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name("gsi1")
                 .set_key_schema(Some(vec![key("gsi1pk", KeyType::Hash), key("gsi1sk", KeyType::Range)]))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        )
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("gsi2")
+                .set_key_schema(Some(vec![key("gsi2pk", KeyType::Hash), key("gsi2sk", KeyType::Range)]))
                 .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()
                 .unwrap(),

@@ -6,9 +6,12 @@ use super::common;
 use std::sync::Arc;
 
 use common::*;
-use ecosphere::adapters::{DynamoApplicationStore, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer, SqliteApplicationStore, SqliteDb};
-use ecosphere::domain::{Application, ApplicationForm, ApplicationStatus, EmailAddress, FreeMailDomains, IdempotencyKey, RawForm, TaxId};
-use ecosphere::ports::{ApplicationStore, BlobKey, BlobStore, Email, Mailer, Submission, SystemClock};
+use ecosphere::adapters::{
+    DynamoApplicationStore, DynamoNotificationLog, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer, SqliteApplicationStore, SqliteDb,
+    SqliteNotificationLog,
+};
+use ecosphere::domain::{Application, ApplicationForm, ApplicationStatus, Decision, EmailAddress, FreeMailDomains, IdempotencyKey, RawForm, TaxId};
+use ecosphere::ports::{ApplicationStore, BlobKey, BlobStore, Claim, Email, Mailer, NotificationLog, Submission, SystemClock};
 use ecosphere::AppError;
 
 fn application(company: &str, tax_id: &str, notes: &str) -> (Application, Option<IdempotencyKey>) {
@@ -78,6 +81,96 @@ async fn store_contract(store: Arc<dyn ApplicationStore>) {
     let stored = store.list_for_company(&TaxId::parse("04595257").unwrap()).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].status, ApplicationStatus::Pending);
+
+    // Pending applications, oldest first.
+    let pending: Vec<_> = store.list_pending().await.unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(pending.len(), 3);
+    assert!(pending.contains(&a.id) && pending.contains(&c.id));
+
+    // Decisions: conditional on pending + version; the loser learns who won.
+    let decision = |status, reason: Option<&str>| Decision {
+        status,
+        reviewer: "reviewer@iii.org.tw".into(),
+        reason: reason.map(String::from),
+        decided_at: chrono::Utc::now(),
+    };
+    assert!(matches!(store.decide(&a.id, 2, &decision(ApplicationStatus::Approved, None)).await, Err(AppError::Conflict(_))));
+    let approved = store.decide(&a.id, 1, &decision(ApplicationStatus::Approved, None)).await.unwrap();
+    assert_eq!((approved.status, approved.version), (ApplicationStatus::Approved, 2));
+    assert_eq!(store.get(&a.id).await.unwrap(), Some(approved.clone()));
+    match store.decide(&a.id, 1, &decision(ApplicationStatus::Rejected, Some("late"))).await {
+        Err(AppError::Conflict(msg)) => assert!(msg.contains("審核通過") && msg.contains("reviewer@iii.org.tw"), "{msg}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(matches!(
+        store.decide(&ecosphere::domain::ApplicationId::new(), 1, &decision(ApplicationStatus::Approved, None)).await,
+        Err(AppError::NotFound(_))
+    ));
+    // Approved still blocks a new application, with the approved message.
+    let (again, _) = application("甲公司", "22099131", "again");
+    match store.submit(&again, None).await {
+        Err(AppError::Conflict(msg)) => assert!(msg.contains("已通過"), "{msg}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // A rejection frees the company to apply again.
+    let rejected = store.decide(&c.id, 1, &decision(ApplicationStatus::Rejected, Some("資料不完整"))).await.unwrap();
+    assert_eq!(rejected.decision.as_ref().unwrap().reason.as_deref(), Some("資料不完整"));
+    let (reapply, _) = application("乙公司", "10458574", "second try");
+    assert!(matches!(store.submit(&reapply, None).await.unwrap(), Submission::Created(_)));
+    let pending: Vec<_> = store.list_pending().await.unwrap().into_iter().map(|p| p.id).collect();
+    assert!(!pending.contains(&a.id) && !pending.contains(&c.id) && pending.contains(&reapply.id));
+
+    // Racing decisions on one application: exactly one wins.
+    let (race, _) = application("庚公司", "12345675", "");
+    store.submit(&race, None).await.unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, id) = (store.clone(), race.id.clone());
+            let d = decision(if i % 2 == 0 { ApplicationStatus::Approved } else { ApplicationStatus::Rejected }, Some("r"));
+            tokio::spawn(async move { store.decide(&id, 1, &d).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => wins += 1,
+            Err(AppError::Conflict(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn notification_log_contract(log: Arc<dyn NotificationLog>) {
+    let now = chrono::Utc::now();
+    let lease = chrono::Duration::minutes(5);
+    assert_eq!(log.claim("k1", now, lease).await.unwrap(), Claim::Claimed);
+    assert_eq!(log.claim("k1", now, lease).await.unwrap(), Claim::InProgress);
+    // A failed send gives the claim back.
+    log.release("k1").await.unwrap();
+    assert_eq!(log.claim("k1", now, lease).await.unwrap(), Claim::Claimed);
+    log.mark_sent("k1", "msg-1", now).await.unwrap();
+    assert_eq!(log.claim("k1", now, lease).await.unwrap(), Claim::AlreadySent);
+    log.release("k1").await.unwrap(); // a sent notification is never released
+    assert_eq!(log.claim("k1", now + chrono::Duration::hours(1), lease).await.unwrap(), Claim::AlreadySent);
+    // A claim whose sender died is taken over after the lease, once.
+    assert_eq!(log.claim("k2", now, lease).await.unwrap(), Claim::Claimed);
+    assert_eq!(log.claim("k2", now + chrono::Duration::minutes(4), lease).await.unwrap(), Claim::InProgress);
+    let later = now + chrono::Duration::minutes(6);
+    assert_eq!(log.claim("k2", later, lease).await.unwrap(), Claim::Claimed);
+    assert_eq!(log.claim("k2", later, lease).await.unwrap(), Claim::InProgress);
+    // Concurrent claims: one winner.
+    let tasks: Vec<_> = (0..20).map(|_| {
+        let log = log.clone();
+        tokio::spawn(async move { log.claim("k3", now, lease).await.unwrap() })
+    }).collect();
+    let mut claimed = 0;
+    for t in tasks {
+        if t.await.unwrap() == Claim::Claimed {
+            claimed += 1;
+        }
+    }
+    assert_eq!(claimed, 1);
 }
 
 async fn blob_contract(blobs: Arc<dyn BlobStore>) {
@@ -127,7 +220,8 @@ fn sample_email(to: &str) -> Email {
 async fn sqlite_folder_outbox_satisfy_the_contract() {
     let tmp = tempfile::tempdir().unwrap();
     let db = SqliteDb::open(&tmp.path().join("db.sqlite3")).unwrap();
-    store_contract(Arc::new(SqliteApplicationStore::new(db))).await;
+    store_contract(Arc::new(SqliteApplicationStore::new(db.clone()))).await;
+    notification_log_contract(Arc::new(SqliteNotificationLog::new(db))).await;
     blob_contract(Arc::new(FolderBlobStore::new(tmp.path().join("blobs")))).await;
 
     let outbox = tmp.path().join("outbox");
@@ -147,6 +241,7 @@ async fn dynamodb_s3_sesv2_satisfy_the_contract_on_the_emulator() {
     let sdk = sdk(&moto.url).await;
     create_resources(&sdk, "contract", "contract-bucket").await;
     store_contract(Arc::new(DynamoApplicationStore::from_sdk(&sdk, "contract"))).await;
+    notification_log_contract(Arc::new(DynamoNotificationLog::from_sdk(&sdk, "contract"))).await;
     blob_contract(Arc::new(S3BlobStore::from_sdk(&sdk, "contract-bucket", true))).await;
 
     let mailer = SesMailer::from_sdk(&sdk, EmailAddress::parse(SENDER).unwrap(), Some(CONFIGURATION_SET.into()), Arc::new(SystemClock));

@@ -364,3 +364,41 @@ async fn the_same_flow_on_the_emulator_sends_one_email_per_state_change() {
     assert_eq!(approval.to, "ming@vitamin.com.tw");
     assert!(approval.subject.contains("已通過審核"));
 }
+
+#[tokio::test]
+async fn applications_pending_over_three_working_days_remind_reviewers_once_a_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new("2026-11-19T02:00:00Z".parse().unwrap()); // Thursday, Taipei
+    let app = App::with_clock(local_config(dir.path()), Arc::new(clock.clone())).await.unwrap();
+    app.apply.submit(&ecosphere::domain::RawForm(valid_form("辛公司", "99754141"))).await.unwrap();
+    let store = app.applications.clone();
+    clock.set("2026-11-24T02:00:00Z".parse().unwrap()); // Tuesday: 3 working days, not overdue
+    assert_eq!(app.notify.remind_overdue(store.as_ref()).await.unwrap(), 0);
+    clock.set("2026-11-25T02:00:00Z".parse().unwrap()); // Wednesday: 4 working days
+    assert_eq!(app.notify.remind_overdue(store.as_ref()).await.unwrap(), 1);
+    assert_eq!(app.notify.remind_overdue(store.as_ref()).await.unwrap(), 0, "once a day");
+    let mails = outbox(dir.path());
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].subject.contains("超過 3 個工作天"));
+    assert!(mails[0].text.contains("辛公司") && mails[0].text.contains("已等待 4 個工作天"));
+    // The reminder's links work.
+    let token = link_in(&mails[0].text, "核准：");
+    app.review.open(&token).await.unwrap();
+    clock.set("2026-11-26T02:00:00Z".parse().unwrap());
+    assert_eq!(app.notify.remind_overdue(store.as_ref()).await.unwrap(), 1, "next day, next reminder");
+    // Decided applications are no longer reminded.
+    app.review.decide(&token, Some("approve"), None).await.unwrap();
+    clock.set("2026-11-27T02:00:00Z".parse().unwrap());
+    assert_eq!(app.notify.remind_overdue(store.as_ref()).await.unwrap(), 0);
+    // The Lambda entry point runs the same task.
+    let out = notify::handle_event(&app, serde_json::json!({"task": "review_sla_reminder"})).await.unwrap();
+    assert_eq!(out["sent"], 0);
+    assert!(matches!(notify::handle_event(&app, serde_json::json!({"task": "nope"})).await, Err(AppError::BadRequest(_))));
+}
+
+/// The token of the first link after `label` in a text.
+fn link_in(text: &str, label: &str) -> String {
+    let after = text.split_once(label).expect("label").1;
+    let url = after.split_whitespace().next().unwrap();
+    url.rsplit('/').next().unwrap().to_string()
+}

@@ -9,6 +9,23 @@ use ecosphere::records::application_from_image;
 use ecosphere::stream::{batch_response, DynamoDbEventResponse, StreamConsumer, StreamEvent};
 use ecosphere::{App, AppError};
 
+/// The function's entry point: a stream batch (`Records`) or the scheduled reminder.
+pub async fn handle_event(app: &Arc<App>, payload: serde_json::Value) -> Result<serde_json::Value, AppError> {
+    if payload.get("Records").is_some() {
+        let event: StreamEvent =
+            serde_json::from_value(payload).map_err(|e| AppError::BadRequest(format!("not a DynamoDB stream event: {e}")))?;
+        let resp = NotifyConsumer::new(app.clone()).handle(event).await?;
+        return serde_json::to_value(resp).map_err(AppError::internal);
+    }
+    match payload.get("task").and_then(|t| t.as_str()) {
+        Some("review_sla_reminder") => {
+            let sent = app.notify.remind_overdue(app.applications.as_ref()).await?;
+            Ok(serde_json::json!({ "sent": sent }))
+        }
+        _ => Err(AppError::BadRequest("unknown event: expected DynamoDB stream records or {\"task\": \"review_sla_reminder\"}".into())),
+    }
+}
+
 pub struct NotifyConsumer {
     app: Arc<App>,
 }

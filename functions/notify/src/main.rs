@@ -1,18 +1,18 @@
-//! The `notify` Lambda function: DynamoDB stream batches in, partial batch failures out.
+//! The `notify` Lambda function: DynamoDB stream batches in, partial batch failures
+//! out; and the scheduled review-SLA reminder (`{"task": "review_sla_reminder"}`).
 
 use ecosphere::runtime::init_tracing;
-use ecosphere::stream::{StreamConsumer, StreamEvent};
 use ecosphere::App;
 use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let app = App::from_env().await?;
-    let consumer = notify::NotifyConsumer::new(app);
-    let consumer = &consumer;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| async move {
-        consumer.handle(event.payload).await.map_err(lambda_runtime::Error::from)
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        notify::handle_event(app, event.payload).await.map_err(lambda_runtime::Error::from)
     }))
     .await
 }

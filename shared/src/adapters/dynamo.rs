@@ -302,8 +302,7 @@ impl ApplicationStore for DynamoApplicationStore {
     }
 
     async fn list_for_company(&self, tax_id: &TaxId) -> AppResult<Vec<Application>> {
-        let mut out = Vec::new();
-        let mut pages = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -311,9 +310,29 @@ impl ApplicationStore for DynamoApplicationStore {
             .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :app)")
             .expression_attribute_values(":pk", AttributeValue::S(company_pk(tax_id)))
             .expression_attribute_values(":app", AttributeValue::S("APP#".into()))
-            .scan_index_forward(false)
-            .into_paginator()
-            .send();
+            .scan_index_forward(false);
+        self.query_applications(query).await
+    }
+
+    async fn list_pending(&self) -> AppResult<Vec<Application>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi2")
+            .key_condition_expression("gsi2pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(crate::records::PENDING_GSI2PK.into()));
+        self.query_applications(query).await
+    }
+}
+
+impl DynamoApplicationStore {
+    async fn query_applications(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> AppResult<Vec<Application>> {
+        let mut out = Vec::new();
+        let mut pages = query.into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk_err("Query", e))?;
             for item in page.items.unwrap_or_default() {

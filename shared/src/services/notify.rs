@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc, Weekday};
+
 use crate::domain::{Application, ApplicationStatus, EmailAddress, ReviewAction};
 use crate::error::{AppError, AppResult};
-use crate::ports::{Claim, Clock, Email, Mailer, NotificationLog};
+use crate::ports::{ApplicationStore, Claim, Clock, Email, Mailer, NotificationLog};
 use crate::services::review::ReviewService;
 use crate::web::esc;
 
@@ -13,6 +15,27 @@ use crate::web::esc;
 const CLAIM_LEASE_MINUTES: i64 = 5;
 /// User-supplied values are cut to this many characters in e-mails.
 const MAX_VALUE_CHARS: usize = 200;
+
+/// Applications pending longer than this many working days are reminded.
+pub const REVIEW_SLA_WORKING_DAYS: i64 = 3;
+
+fn taipei_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("offset")).date_naive()
+}
+
+/// Working days (Monday–Friday, Taipei time) after the day of `from` up to and
+/// including the day of `to`. National holidays are not yet taken into account.
+pub fn working_days_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    let (mut day, end) = (taipei_date(from), taipei_date(to));
+    let mut n = 0;
+    while day < end {
+        day = day.succ_opt().expect("date in range");
+        if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            n += 1;
+        }
+    }
+    n
+}
 
 #[derive(Clone)]
 pub struct NotifyService {
@@ -87,6 +110,72 @@ impl NotifyService {
         Self { mailer, log, review, clock, reviewers, public_url, link_ttl }
     }
 
+    /// The review-SLA reminder: one e-mail a day per reviewer listing the applications
+    /// pending more than `REVIEW_SLA_WORKING_DAYS` working days, with fresh links.
+    /// Running it again the same day sends nothing. Returns the e-mails sent.
+    pub async fn remind_overdue(&self, store: &dyn ApplicationStore) -> AppResult<usize> {
+        let now = self.clock.now();
+        let overdue: Vec<Application> = store
+            .list_pending()
+            .await?
+            .into_iter()
+            .filter(|a| working_days_between(a.submitted_at, now) > REVIEW_SLA_WORKING_DAYS)
+            .collect();
+        if overdue.is_empty() {
+            return Ok(0);
+        }
+        let mut sent = 0;
+        let mut first_error = None;
+        for reviewer in &self.reviewers {
+            let key = format!("sla-reminder:{}:{}", taipei_date(now), reviewer);
+            let email = self.reminder(&overdue, reviewer, now);
+            match self.send_once(&key, email).await {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        tracing::info!(overdue = overdue.len(), sent, "review SLA reminders");
+        first_error.map_or(Ok(sent), Err)
+    }
+
+    fn reminder(&self, overdue: &[Application], reviewer: &EmailAddress, now: DateTime<Utc>) -> Email {
+        let mut text = String::new();
+        let mut rows = String::new();
+        for a in overdue {
+            let days = working_days_between(a.submitted_at, now);
+            let approve = self.link(&format!("/review/{}", self.review.token(a, ReviewAction::Approve, reviewer, self.link_ttl)));
+            let reject = self.link(&format!("/review/{}", self.review.token(a, ReviewAction::Reject, reviewer, self.link_ttl)));
+            let company = cap(&a.form.company_name);
+            text.push_str(&format!("- {company}（{}），已等待 {days} 個工作天
+  核准：{approve}
+  退件：{reject}
+", a.form.tax_id));
+            rows.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{days}</td><td>{}{}</td></tr>",
+                esc(&company),
+                esc(a.form.tax_id.as_str()),
+                button(&approve, "核准", "#1f7a4d"),
+                button(&reject, "退件", "#b3261e")
+            ));
+        }
+        Email {
+            to: vec![reviewer.clone()],
+            subject: format!("【EcoSphere】提醒：{} 筆碳星雲服務申請已超過 {REVIEW_SLA_WORKING_DAYS} 個工作天未審核", overdue.len()),
+            text: format!("您好：
+
+以下申請已超過 {REVIEW_SLA_WORKING_DAYS} 個工作天尚未審核（承諾審核時間為 3-5 個工作天）：
+
+{text}
+{FOOTER_TEXT}"),
+            html: format!(
+                "<p>您好：</p><p>以下申請已超過 {REVIEW_SLA_WORKING_DAYS} 個工作天尚未審核（承諾審核時間為 3-5 個工作天）：</p>                 <table><tr><th>公司名稱</th><th>統編</th><th>工作天</th><th></th></tr>{rows}</table>{FOOTER_HTML}"
+            ),
+        }
+    }
+
     /// Handles one state change. `Err` means "retry this record later".
     pub async fn on_change(&self, old: Option<&Application>, new: Option<&Application>) -> AppResult<()> {
         let (Some(notice), Some(app)) = (notice_for(old, new), new) else { return Ok(()) };
@@ -95,7 +184,7 @@ impl NotifyService {
                 let mut first_error = None;
                 for reviewer in &self.reviewers {
                     let key = format!("review-request:{}:v{}:{}", app.id, app.version, reviewer);
-                    if let Err(e) = self.send_once(&key, self.review_request(app, reviewer)).await {
+                    if let Err(e) = self.send_once(&key, self.review_request(app, reviewer)).await.map(|_| ()) {
                         first_error.get_or_insert(e);
                     }
                 }
@@ -103,23 +192,24 @@ impl NotifyService {
             }
             Notice::Decision(_) => {
                 let key = format!("decision:{}:v{}", app.id, app.version);
-                self.send_once(&key, self.decision_email(app)).await
+                self.send_once(&key, self.decision_email(app)).await.map(|_| ())
             }
         }
     }
 
-    async fn send_once(&self, key: &str, email: Email) -> AppResult<()> {
+    /// Sends unless sent before; `Ok(true)` when this call sent it.
+    async fn send_once(&self, key: &str, email: Email) -> AppResult<bool> {
         let lease = chrono::Duration::minutes(CLAIM_LEASE_MINUTES);
         match self.log.claim(key, self.clock.now(), lease).await? {
             Claim::AlreadySent => {
                 tracing::info!(notification = key, "already sent; nothing to do");
-                return Ok(());
+                return Ok(false);
             }
             Claim::InProgress => return Err(AppError::Unavailable(format!("notification {key} is being sent by another delivery"))),
             Claim::Claimed => {}
         }
         match self.mailer.send(&email).await {
-            Ok(sent) => self.log.mark_sent(key, &sent.message_id, self.clock.now()).await,
+            Ok(sent) => self.log.mark_sent(key, &sent.message_id, self.clock.now()).await.map(|()| true),
             Err(e) => {
                 self.log.release(key).await?;
                 Err(e)
@@ -210,5 +300,57 @@ impl NotifyService {
                 ),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn working_days_skip_weekends_in_taipei_time() {
+        // Thursday 2026-11-19 10:00 Taipei.
+        let thu = t("2026-11-19T02:00:00Z");
+        assert_eq!(working_days_between(thu, t("2026-11-19T09:00:00Z")), 0);
+        assert_eq!(working_days_between(thu, t("2026-11-20T02:00:00Z")), 1); // Fri
+        assert_eq!(working_days_between(thu, t("2026-11-23T02:00:00Z")), 2); // Mon (weekend skipped)
+        assert_eq!(working_days_between(thu, t("2026-11-24T02:00:00Z")), 3); // Tue: not yet overdue
+        assert_eq!(working_days_between(thu, t("2026-11-25T02:00:00Z")), 4); // Wed: overdue
+        // 23:30 UTC is already the next day in Taipei.
+        assert_eq!(working_days_between(thu, t("2026-11-19T23:30:00Z")), 1);
+    }
+
+    #[test]
+    fn only_state_changes_call_for_notices() {
+        use crate::domain::{ApplicationForm, Decision, FreeMailDomains, RawForm};
+        let raw = RawForm(
+            [("company_name", "甲"), ("tax_id", "22099131"), ("products", "p"), ("applicant_name", "n"), ("applicant_title", "t"),
+             ("contact_email", "a@acme.com.tw"), ("contact_phone", "02-2345-6789"), ("inventory_status", "verified"), ("interests", "subsidy")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        let (form, _) = ApplicationForm::parse(&raw, &FreeMailDomains::builtin()).unwrap();
+        let pending = Application::new_pending(form, Utc::now());
+        let mut rejected = pending.clone();
+        rejected.status = ApplicationStatus::Rejected;
+        rejected.version = 2;
+        rejected.decision = Some(Decision { status: ApplicationStatus::Rejected, reviewer: "r@x.org".into(), reason: Some("x".into()), decided_at: Utc::now() });
+        assert_eq!(notice_for(None, Some(&pending)), Some(Notice::ReviewRequest));
+        assert_eq!(notice_for(Some(&pending), Some(&rejected)), Some(Notice::Decision(ApplicationStatus::Rejected)));
+        assert_eq!(notice_for(Some(&pending), Some(&pending)), None);
+        assert_eq!(notice_for(Some(&rejected), Some(&rejected)), None);
+        assert_eq!(notice_for(Some(&rejected), None), None);
+        assert_eq!(notice_for(None, Some(&rejected)), None);
+    }
+
+    #[test]
+    fn capped_values_are_clean() {
+        assert_eq!(cap("a\u{202E}b\u{0007}c"), "abc");
+        assert_eq!(cap(&"字".repeat(300)).chars().count(), 201);
     }
 }

@@ -107,20 +107,27 @@ impl ApplicationStore for SqliteApplicationStore {
         let tax_id = tax_id.as_str().to_string();
         self.db
             .call(move |conn| {
-                let mut stmt = conn
-                    .prepare("SELECT item FROM applications WHERE tax_id = ?1 ORDER BY submitted_at DESC, id DESC")
-                    .map_err(db_err)?;
-                let rows = stmt.query_map([&tax_id], |r| r.get::<_, String>(0)).map_err(db_err)?;
-                let mut out = Vec::new();
-                for json in rows {
-                    let json = json.map_err(db_err)?;
-                    let item: ApplicationItem = serde_json::from_str(&json).map_err(AppError::internal)?;
-                    out.push(item.application);
-                }
-                Ok(out)
+                query_items(conn, "SELECT item FROM applications WHERE tax_id = ?1 ORDER BY submitted_at DESC, id DESC", [&tax_id])
             })
             .await
     }
+
+    async fn list_pending(&self) -> AppResult<Vec<Application>> {
+        self.db
+            .call(|conn| query_items(conn, "SELECT item FROM applications WHERE status = 'pending' ORDER BY submitted_at, id", []))
+            .await
+    }
+}
+
+fn query_items(conn: &rusqlite::Connection, sql: &str, params: impl rusqlite::Params) -> AppResult<Vec<Application>> {
+    let mut stmt = conn.prepare(sql).map_err(db_err)?;
+    let rows = stmt.query_map(params, |r| r.get::<_, String>(0)).map_err(db_err)?;
+    let mut out = Vec::new();
+    for json in rows {
+        let item: ApplicationItem = serde_json::from_str(&json.map_err(db_err)?).map_err(AppError::internal)?;
+        out.push(item.application);
+    }
+    Ok(out)
 }
 
 fn decide_tx(conn: &mut rusqlite::Connection, id: &str, expected_version: u32, decision: &Decision) -> AppResult<Application> {
