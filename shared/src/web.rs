@@ -110,7 +110,9 @@ pub async fn negotiate_errors(req: Request, next: Next) -> Response {
     let status = resp.status();
     let title = match status {
         StatusCode::NOT_FOUND => "找不到頁面",
-        StatusCode::CONFLICT => "無法重複申請",
+        StatusCode::CONFLICT => "無法完成操作",
+        StatusCode::FORBIDDEN => "連結無效",
+        StatusCode::GONE => "連結已過期",
         StatusCode::UNPROCESSABLE_ENTITY => "輸入資料有誤",
         s if s.is_server_error() => "系統錯誤",
         _ => "無法處理您的請求",

@@ -198,38 +198,9 @@ pub async fn stream_event(sdk: &aws_config::SdkConfig, table: &str) -> ecosphere
     event
 }
 
-/// Every stream record of the table so far, as the images Lambda would get.
+/// Every stream record of the table so far: event name and new image.
 pub async fn stream_records(sdk: &aws_config::SdkConfig, table: &str) -> Vec<(String, serde_dynamo::Item)> {
-    let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    let arn = ddb.describe_table().table_name(table).send().await.unwrap().table.unwrap().latest_stream_arn.expect("stream enabled");
-    let streams = aws_sdk_dynamodbstreams::Client::new(sdk);
-    let desc = streams.describe_stream().stream_arn(&arn).send().await.unwrap().stream_description.unwrap();
-    let mut out = Vec::new();
-    for shard in desc.shards() {
-        let mut it = streams
-            .get_shard_iterator()
-            .stream_arn(&arn)
-            .shard_id(shard.shard_id().unwrap())
-            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator;
-        while let Some(i) = it.take() {
-            let page = streams.get_records().shard_iterator(i).send().await.unwrap();
-            if page.records().is_empty() {
-                break;
-            }
-            for r in page.records() {
-                let name = r.event_name().unwrap().as_str().to_string();
-                let new = r.dynamodb().and_then(|d| d.new_image()).cloned().unwrap_or_default();
-                let json: serde_json::Value = serde_dynamo::from_item(new).unwrap();
-                out.push((name, serde_dynamo::to_item(json).unwrap()));
-            }
-            it = page.next_shard_iterator;
-        }
-    }
-    out
+    stream_event(sdk, table).await.records.into_iter().map(|r| (r.event_name, r.change.new_image)).collect()
 }
 
 /// The raw messages SESv2 "sent", from the emulator's inspection endpoint.

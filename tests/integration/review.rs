@@ -259,15 +259,7 @@ async fn redelivered_batches_send_nothing_twice_and_a_failed_send_is_retried() {
     let raw = ecosphere::domain::RawForm(valid_form("戊公司", "12345675"));
     app.apply.submit(&raw).await.unwrap();
     let flaky = Arc::new(Flaky { inner: app.mailer.clone(), failures_left: AtomicU32::new(1), sends: AtomicU32::new(0) });
-    let notify = ecosphere::services::notify::NotifyService::new(
-        flaky.clone(),
-        app.notifications.clone(),
-        app.review.clone(),
-        app.clock.clone(),
-        app.config.reviewers.clone(),
-        app.config.public_url.clone(),
-        app.config.review_link_ttl,
-    );
+    let notify = app.notify.with_mailer(flaky.clone());
     let local = app.local.as_ref().unwrap();
     let feed = ecosphere::adapters::sqlite::feed::ChangeFeed::new(
         local.db.clone(),
@@ -300,15 +292,7 @@ async fn redelivered_batches_send_nothing_twice_and_a_failed_send_is_retried() {
     feed.drain(&c).await.unwrap();
     assert_eq!(outbox(dir.path()).len(), 1, "sent on retry");
     // The same records delivered again (a new consumer starts from the beginning): nothing more.
-    let c2 = Consumer(ecosphere::services::notify::NotifyService::new(
-        flaky.clone(),
-        app.notifications.clone(),
-        app.review.clone(),
-        app.clock.clone(),
-        app.config.reviewers.clone(),
-        app.config.public_url.clone(),
-        app.config.review_link_ttl,
-    ));
+    let c2 = Consumer(app.notify.with_mailer(flaky.clone()));
     struct Renamed(Consumer);
     #[async_trait]
     impl StreamConsumer for Renamed {

@@ -176,6 +176,11 @@ impl NotifyService {
         }
     }
 
+    /// The same service sending through another mailer (tests inject failures this way).
+    pub fn with_mailer(&self, mailer: Arc<dyn Mailer>) -> Self {
+        Self { mailer, ..self.clone() }
+    }
+
     /// Handles one state change. `Err` means "retry this record later".
     pub async fn on_change(&self, old: Option<&Application>, new: Option<&Application>) -> AppResult<()> {
         let (Some(notice), Some(app)) = (notice_for(old, new), new) else { return Ok(()) };
