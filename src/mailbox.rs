@@ -48,15 +48,17 @@ fn outbox(app: &App) -> Result<std::path::PathBuf, AppError> {
     app.local.as_ref().map(|l| l.outbox_dir.clone()).ok_or_else(|| AppError::NotFound("找不到這個頁面。".into()))
 }
 
-/// Turns bare http(s) URLs in escaped text into links.
+/// Turns http(s) URLs in escaped text into links (also after a label such as `核准：`).
 fn linkify(escaped: &str) -> String {
     let mut out = String::new();
     for word in escaped.split_inclusive(char::is_whitespace) {
         let trimmed = word.trim_end();
-        if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
-            out.push_str(&format!("<a href=\"{trimmed}\">{trimmed}</a>{}", &word[trimmed.len()..]));
-        } else {
-            out.push_str(word);
+        match trimmed.find("http://").or_else(|| trimmed.find("https://")) {
+            Some(i) => {
+                let url = &trimmed[i..];
+                out.push_str(&format!("{}<a href=\"{url}\">{url}</a>{}", &trimmed[..i], &word[trimmed.len()..]));
+            }
+            None => out.push_str(word),
         }
     }
     out
@@ -113,4 +115,15 @@ async fn show(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<R
             esc(&m.html)
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn links_after_labels_are_clickable() {
+        assert_eq!(
+            super::linkify("核准：http://x/review/a.b\n退件 https://y"),
+            "核准：<a href=\"http://x/review/a.b\">http://x/review/a.b</a>\n退件 <a href=\"https://y\">https://y</a>"
+        );
+    }
 }
