@@ -4,14 +4,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::adapters::{
-    self, DynamoApplicationStore, DynamoNotificationLog, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer,
-    SqliteApplicationStore, SqliteDb, SqliteNotificationLog,
+    self, DynamoApplicationStore, DynamoMemberStore, DynamoNotificationLog, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer,
+    SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog,
 };
 use crate::domain::ReviewSigner;
 use crate::error::AppError;
 use crate::config::{Backend, Config};
 use crate::error::AppResult;
-use crate::ports::{ApplicationStore, BlobStore, Clock, Mailer, NotificationLog, SystemClock};
+use crate::ports::{ApplicationStore, BlobStore, Clock, Mailer, MemberStore, NotificationLog, SystemClock};
 use crate::services::apply::ApplyService;
 use crate::services::notify::NotifyService;
 use crate::services::review::ReviewService;
@@ -54,6 +54,7 @@ pub struct App {
     pub blobs: Arc<dyn BlobStore>,
     pub mailer: Arc<dyn Mailer>,
     pub notifications: Arc<dyn NotificationLog>,
+    pub members: Arc<dyn MemberStore>,
     /// Present in local mode only.
     pub local: Option<LocalParts>,
     pub apply: ApplyService,
@@ -89,11 +90,12 @@ impl App {
 
     pub async fn with_clock(config: Config, clock: Arc<dyn Clock>) -> AppResult<Arc<Self>> {
         #[allow(clippy::type_complexity)]
-        let (applications, blobs, mailer, notifications, local): (
+        let (applications, blobs, mailer, notifications, members, local): (
             Arc<dyn ApplicationStore>,
             Arc<dyn BlobStore>,
             Arc<dyn Mailer>,
             Arc<dyn NotificationLog>,
+            Arc<dyn MemberStore>,
             _,
         ) =
             match &config.backend {
@@ -104,6 +106,7 @@ impl App {
                         Arc::new(FolderBlobStore::new(parts.blobs_dir.clone())),
                         Arc::new(OutboxMailer::new(parts.outbox_dir.clone(), config.sender.clone(), clock.clone())),
                         Arc::new(SqliteNotificationLog::new(parts.db.clone())),
+                        Arc::new(SqliteMemberStore::new(parts.db.clone())),
                         Some(parts),
                     )
                 }
@@ -114,6 +117,7 @@ impl App {
                         Arc::new(S3BlobStore::from_sdk(&sdk, bucket.clone(), endpoint_url.is_some())),
                         Arc::new(SesMailer::from_sdk(&sdk, config.sender.clone(), ses_configuration_set.clone(), clock.clone())),
                         Arc::new(DynamoNotificationLog::from_sdk(&sdk, table.clone())),
+                        Arc::new(DynamoMemberStore::from_sdk(&sdk, table.clone())),
                         None,
                     )
                 }
@@ -134,7 +138,7 @@ impl App {
             config.public_url.clone(),
             config.review_link_ttl,
         );
-        Ok(Arc::new(Self { config, clock, applications, blobs, mailer, notifications, local, apply, review, notify }))
+        Ok(Arc::new(Self { config, clock, applications, blobs, mailer, notifications, members, local, apply, review, notify }))
     }
 
     pub async fn from_env() -> anyhow_like::Result<Arc<Self>> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Application, ApplicationId, Decision, EmailAddress, IdempotencyKey, TaxId};
+use crate::domain::{Application, ApplicationId, Decision, EmailAddress, IdempotencyKey, Member, MemberAudit, MemberId, MemberProfile, TaxId};
 use crate::error::AppResult;
 
 /// What happened to a submitted application.
@@ -49,6 +49,23 @@ pub trait ApplicationStore: Send + Sync {
     /// never read-then-write). The decision is kept in an append-only audit trail.
     /// Errors: `NotFound`; `Conflict` naming the decision that won.
     async fn decide(&self, id: &ApplicationId, expected_version: u32, decision: &Decision) -> AppResult<Application>;
+}
+
+/// A company's members. Every change is audited in the same atomic write; a company
+/// always keeps at least one admin (removing or demoting the last one is `Conflict`),
+/// and an e-mail is a member of a company at most once. Everything is scoped by the
+/// company's 統一編號, so a member id of another company is simply not found.
+#[async_trait]
+pub trait MemberStore: Send + Sync {
+    async fn list(&self, tax_id: &TaxId) -> AppResult<Vec<Member>>;
+    async fn get(&self, tax_id: &TaxId, id: &MemberId) -> AppResult<Option<Member>>;
+    /// Every membership of an e-mail (a bookkeeper may belong to several companies).
+    async fn find_by_email(&self, email: &EmailAddress) -> AppResult<Vec<Member>>;
+    async fn add(&self, member: &Member, actor: &str) -> AppResult<()>;
+    async fn update(&self, tax_id: &TaxId, id: &MemberId, profile: &MemberProfile, actor: &str, now: DateTime<Utc>) -> AppResult<Member>;
+    async fn remove(&self, tax_id: &TaxId, id: &MemberId, actor: &str, now: DateTime<Utc>) -> AppResult<()>;
+    /// The audit trail, oldest first.
+    async fn audit(&self, tax_id: &TaxId) -> AppResult<Vec<MemberAudit>>;
 }
 
 /// The outcome of claiming a notification before sending it.

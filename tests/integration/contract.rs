@@ -7,11 +7,14 @@ use std::sync::Arc;
 
 use common::*;
 use ecosphere::adapters::{
-    DynamoApplicationStore, DynamoNotificationLog, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer, SqliteApplicationStore, SqliteDb,
-    SqliteNotificationLog,
+    DynamoApplicationStore, DynamoMemberStore, DynamoNotificationLog, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer,
+    SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog,
 };
-use ecosphere::domain::{Application, ApplicationForm, ApplicationStatus, Decision, EmailAddress, FreeMailDomains, IdempotencyKey, RawForm, TaxId};
-use ecosphere::ports::{ApplicationStore, BlobKey, BlobStore, Claim, Email, Mailer, NotificationLog, Submission, SystemClock};
+use ecosphere::domain::{
+    Application, ApplicationForm, ApplicationStatus, Decision, EmailAddress, FreeMailDomains, IdempotencyKey, Member, MemberId,
+    MemberProfile, RawForm, TaxId,
+};
+use ecosphere::ports::{ApplicationStore, BlobKey, BlobStore, Claim, Email, Mailer, MemberStore, NotificationLog, Submission, SystemClock};
 use ecosphere::AppError;
 
 fn application(company: &str, tax_id: &str, notes: &str) -> (Application, Option<IdempotencyKey>) {
@@ -141,6 +144,109 @@ async fn store_contract(store: Arc<dyn ApplicationStore>) {
     assert_eq!(wins, 1);
 }
 
+fn member(tax: &str, name: &str, email: &str, admin: bool) -> Member {
+    let now = chrono::Utc::now();
+    Member {
+        id: MemberId::new(),
+        tax_id: TaxId::parse(tax).unwrap(),
+        profile: MemberProfile {
+            name: name.into(),
+            email: EmailAddress::parse(email).unwrap(),
+            phone: String::new(),
+            title: "會計".into(),
+            is_admin: admin,
+            carbon_login: true,
+        },
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Runs after `store_contract`, on the same backend: company 22099131 was approved there.
+async fn member_contract(members: Arc<dyn MemberStore>) {
+    let tax = TaxId::parse("22099131").unwrap();
+    // Each change at its own time, as a clock gives it.
+    let now = chrono::Utc::now;
+    // Approval made the applicant the first member: admin with carbon login.
+    let listed = members.list(&tax).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let first = listed[0].clone();
+    assert_eq!(first.profile.email.as_str(), "ming@vitamin.com.tw");
+    assert!(first.profile.is_admin && first.profile.carbon_login);
+    assert_eq!(members.audit(&tax).await.unwrap()[0].actor, "system");
+
+    // The last admin can be neither demoted nor removed.
+    let mut demoted = first.profile.clone();
+    demoted.is_admin = false;
+    assert!(matches!(members.update(&tax, &first.id, &demoted, "ming@vitamin.com.tw", now()).await, Err(AppError::Conflict(_))));
+    assert!(matches!(members.remove(&tax, &first.id, "ming@vitamin.com.tw", now()).await, Err(AppError::Conflict(_))));
+
+    // Add: one membership per e-mail and company (case-insensitive); the same e-mail in another company is fine.
+    let wang = member("22099131", "王會計", "wang@acct.com.tw", false);
+    members.add(&wang, "ming@vitamin.com.tw").await.unwrap();
+    assert!(matches!(members.add(&member("22099131", "dup", "WANG@acct.com.tw", false), "x").await, Err(AppError::Conflict(_))));
+    members.add(&member("10458574", "王會計", "wang@acct.com.tw", true), "system").await.unwrap();
+    let found = members.find_by_email(&EmailAddress::parse("wang@acct.com.tw").unwrap()).await.unwrap();
+    assert_eq!(found.len(), 2);
+
+    // Promote wang; now the first admin may step down; then wang is the last admin.
+    let mut promoted = wang.profile.clone();
+    promoted.is_admin = true;
+    let wang2 = members.update(&tax, &wang.id, &promoted, "ming@vitamin.com.tw", now()).await.unwrap();
+    assert!(wang2.profile.is_admin);
+    members.update(&tax, &first.id, &demoted, "ming@vitamin.com.tw", now()).await.unwrap();
+    let mut wang_demoted = promoted.clone();
+    wang_demoted.is_admin = false;
+    assert!(matches!(members.update(&tax, &wang.id, &wang_demoted, "x", now()).await, Err(AppError::Conflict(_))));
+    // E-mail change onto another member's address: conflict; onto a new one: fine.
+    let mut clash = demoted.clone();
+    clash.email = EmailAddress::parse("wang@acct.com.tw").unwrap();
+    assert!(matches!(members.update(&tax, &first.id, &clash, "x", now()).await, Err(AppError::Conflict(_))));
+    let mut moved = demoted.clone();
+    moved.email = EmailAddress::parse("ming.wang@vitamin.com.tw").unwrap();
+    members.update(&tax, &first.id, &moved, "wang@acct.com.tw", now()).await.unwrap();
+    // (The racing decision in store_contract may have approved 12345675 with the same applicant.)
+    assert!(members.find_by_email(&EmailAddress::parse("ming@vitamin.com.tw").unwrap()).await.unwrap().iter().all(|m| m.tax_id != tax));
+    assert_eq!(members.find_by_email(&moved.email).await.unwrap().len(), 1);
+
+    // Tenant isolation: another company's id is not found.
+    let other = TaxId::parse("10458574").unwrap();
+    assert_eq!(members.get(&other, &first.id).await.unwrap(), None);
+    assert!(matches!(members.remove(&other, &first.id, "x", now()).await, Err(AppError::NotFound(_))));
+    assert!(matches!(members.update(&other, &first.id, &moved, "x", now()).await, Err(AppError::NotFound(_))));
+
+    // Remove a non-admin; the audit trail has every change with who and what.
+    members.remove(&tax, &first.id, "wang@acct.com.tw", now()).await.unwrap();
+    assert_eq!(members.list(&tax).await.unwrap().len(), 1);
+    let audit = members.audit(&tax).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, vec!["add", "add", "update", "update", "update", "remove"]);
+    assert_eq!(audit.last().unwrap().actor, "wang@acct.com.tw");
+    assert!(audit.last().unwrap().before.is_some() && audit.last().unwrap().after.is_none());
+
+    // Racing: two admins each demoting themselves (or each other): one stays admin.
+    let tax2 = TaxId::parse("10458574").unwrap();
+    let second = member("10458574", "李經理", "lee@acme.com.tw", true);
+    members.add(&second, "system").await.unwrap();
+    let admins: Vec<Member> = members.list(&tax2).await.unwrap().into_iter().filter(|m| m.profile.is_admin).collect();
+    assert_eq!(admins.len(), 2);
+    let tasks: Vec<_> = admins
+        .into_iter()
+        .map(|m| {
+            let members = members.clone();
+            tokio::spawn(async move { members.remove(&m.tax_id, &m.id, "race", chrono::Utc::now()).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap().is_ok() {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(members.list(&tax2).await.unwrap().iter().filter(|m| m.profile.is_admin).count(), 1);
+}
+
 async fn notification_log_contract(log: Arc<dyn NotificationLog>) {
     let now = chrono::Utc::now();
     let lease = chrono::Duration::minutes(5);
@@ -221,6 +327,7 @@ async fn sqlite_folder_outbox_satisfy_the_contract() {
     let tmp = tempfile::tempdir().unwrap();
     let db = SqliteDb::open(&tmp.path().join("db.sqlite3")).unwrap();
     store_contract(Arc::new(SqliteApplicationStore::new(db.clone()))).await;
+    member_contract(Arc::new(SqliteMemberStore::new(db.clone()))).await;
     notification_log_contract(Arc::new(SqliteNotificationLog::new(db))).await;
     blob_contract(Arc::new(FolderBlobStore::new(tmp.path().join("blobs")))).await;
 
@@ -241,6 +348,7 @@ async fn dynamodb_s3_sesv2_satisfy_the_contract_on_the_emulator() {
     let sdk = sdk(&moto.url).await;
     create_resources(&sdk, "contract", "contract-bucket").await;
     store_contract(Arc::new(DynamoApplicationStore::from_sdk(&sdk, "contract"))).await;
+    member_contract(Arc::new(DynamoMemberStore::from_sdk(&sdk, "contract"))).await;
     notification_log_contract(Arc::new(DynamoNotificationLog::from_sdk(&sdk, "contract"))).await;
     blob_contract(Arc::new(S3BlobStore::from_sdk(&sdk, "contract-bucket", true))).await;
 

@@ -106,7 +106,7 @@ where
 }
 
 /// The cancellation reason codes of a failed transaction, or `None` for other errors.
-fn cancellation_reasons(
+pub(crate) fn cancellation_reasons(
     err: &aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>,
 ) -> Option<Vec<String>> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
@@ -267,7 +267,12 @@ impl DynamoApplicationStore {
             entity: "decision".into(),
             decision: decision.clone(),
         })?)?;
-        let items = vec![TransactWriteItem::builder().put(app_put).build(), lock, audit];
+        let mut items = vec![TransactWriteItem::builder().put(app_put).build(), lock, audit];
+        if decision.status == ApplicationStatus::Approved {
+            // The applicant becomes the company's first member (admin, carbon login), atomically.
+            let first = crate::services::members::first_member(&next, decision.decided_at);
+            items.extend(super::dynamo_members::add_member_items(&self.table, &first, "system")?);
+        }
         let err = match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => return Ok(Attempt::Done(next)),
             Err(e) => e,

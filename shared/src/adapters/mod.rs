@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod drop;
 pub mod dynamo;
+pub mod dynamo_members;
 pub mod folder;
 pub mod outbox;
 pub mod s3;
@@ -11,8 +12,9 @@ pub mod ses;
 pub mod sqlite;
 
 pub use dynamo::{DynamoApplicationStore, DynamoNotificationLog};
+pub use dynamo_members::DynamoMemberStore;
 pub use folder::FolderBlobStore;
 pub use outbox::OutboxMailer;
 pub use s3::S3BlobStore;
 pub use ses::SesMailer;
-pub use sqlite::{SqliteApplicationStore, SqliteDb, SqliteNotificationLog};
+pub use sqlite::{SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog};

@@ -2,6 +2,7 @@
 
 pub mod application;
 pub mod email;
+pub mod member;
 pub mod review;
 pub mod tax_id;
 
@@ -9,3 +10,4 @@ pub use application::*;
 pub use email::{CompanyEmail, EmailAddress, EmailError, FreeMailDomains};
 pub use tax_id::{TaxId, TaxIdError};
 pub use review::{parse_reason, ReviewAction, ReviewClaims, ReviewSigner, TokenError};
+pub use member::{Member, MemberAudit, MemberId, MemberProfile};

@@ -1,5 +1,6 @@
 //! Use cases. They speak in domain types and ports, never in HTTP or SDK types.
 
 pub mod apply;
+pub mod members;
 pub mod notify;
 pub mod review;

@@ -153,6 +153,10 @@ fn decide_tx(conn: &mut rusqlite::Connection, id: &str, expected_version: u32, d
         params![id, next.version, decision.status.code(), decision.reviewer, decision.reason, decision.decided_at.to_rfc3339()],
     )
     .map_err(db_err)?;
+    if decision.status == ApplicationStatus::Approved {
+        // The applicant becomes the company's first member (admin, carbon login) in the same transaction.
+        super::member_store::insert_member(&tx, &crate::services::members::first_member(&next, decision.decided_at), "system")?;
+    }
     let old_item = serde_json::to_value(ApplicationItem::from(&current)).map_err(AppError::internal)?;
     let keys = serde_json::json!({ "pk": new_item["pk"], "sk": new_item["sk"] });
     log_change(&tx, "applications", "MODIFY", &keys, Some(&old_item), Some(&new_item), &decision.decided_at.to_rfc3339())?;

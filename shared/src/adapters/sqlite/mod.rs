@@ -4,9 +4,11 @@
 
 mod application_store;
 pub mod feed;
+mod member_store;
 mod notification_log;
 
 pub use application_store::SqliteApplicationStore;
+pub use member_store::SqliteMemberStore;
 pub use notification_log::SqliteNotificationLog;
 
 use std::path::Path;
@@ -109,6 +111,27 @@ const MIGRATIONS: &[&str] = &[
         message_id  TEXT,
         sent_at     TEXT
     ) STRICT;
+    "#,
+    // 4: members and their append-only audit trail.
+    r#"
+    CREATE TABLE members (
+        id          TEXT PRIMARY KEY,
+        tax_id      TEXT NOT NULL,
+        email_key   TEXT NOT NULL,
+        is_admin    INTEGER NOT NULL,
+        item        TEXT NOT NULL,
+        UNIQUE (tax_id, email_key)
+    ) STRICT;
+    CREATE INDEX members_by_email ON members (email_key);
+    CREATE TABLE member_audit (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        tax_id     TEXT NOT NULL,
+        entry      TEXT NOT NULL
+    ) STRICT;
+    CREATE TRIGGER member_audit_append_only_u BEFORE UPDATE ON member_audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER member_audit_append_only_d BEFORE DELETE ON member_audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     "#,
 ];
 
