@@ -4,14 +4,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::adapters::{
-    self, DynamoApplicationStore, DynamoMemberStore, DynamoNotificationLog, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer,
-    SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog,
+    self, DynamoApplicationStore, DynamoMemberStore, DynamoNotificationLog, DynamoTokenStore, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer,
+    SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog, SqliteTokenStore,
 };
 use crate::domain::ReviewSigner;
 use crate::error::AppError;
 use crate::config::{Backend, Config};
 use crate::error::AppResult;
-use crate::ports::{ApplicationStore, BlobStore, Clock, Mailer, MemberStore, NotificationLog, SystemClock};
+use crate::ports::{ApplicationStore, BlobStore, Clock, Mailer, MemberStore, NotificationLog, SystemClock, TokenStore};
+use crate::services::portal::PortalService;
 use crate::services::apply::ApplyService;
 use crate::services::notify::NotifyService;
 use crate::services::review::ReviewService;
@@ -55,11 +56,13 @@ pub struct App {
     pub mailer: Arc<dyn Mailer>,
     pub notifications: Arc<dyn NotificationLog>,
     pub members: Arc<dyn MemberStore>,
+    pub tokens: Arc<dyn TokenStore>,
     /// Present in local mode only.
     pub local: Option<LocalParts>,
     pub apply: ApplyService,
     pub review: ReviewService,
     pub notify: NotifyService,
+    pub portal: PortalService,
 }
 
 /// The local review-link key: generated once into the data dir, kept across restarts.
@@ -90,12 +93,13 @@ impl App {
 
     pub async fn with_clock(config: Config, clock: Arc<dyn Clock>) -> AppResult<Arc<Self>> {
         #[allow(clippy::type_complexity)]
-        let (applications, blobs, mailer, notifications, members, local): (
+        let (applications, blobs, mailer, notifications, members, tokens, local): (
             Arc<dyn ApplicationStore>,
             Arc<dyn BlobStore>,
             Arc<dyn Mailer>,
             Arc<dyn NotificationLog>,
             Arc<dyn MemberStore>,
+            Arc<dyn TokenStore>,
             _,
         ) =
             match &config.backend {
@@ -107,6 +111,7 @@ impl App {
                         Arc::new(OutboxMailer::new(parts.outbox_dir.clone(), config.sender.clone(), clock.clone())),
                         Arc::new(SqliteNotificationLog::new(parts.db.clone())),
                         Arc::new(SqliteMemberStore::new(parts.db.clone())),
+                        Arc::new(SqliteTokenStore::new(parts.db.clone())),
                         Some(parts),
                     )
                 }
@@ -118,6 +123,7 @@ impl App {
                         Arc::new(SesMailer::from_sdk(&sdk, config.sender.clone(), ses_configuration_set.clone(), clock.clone())),
                         Arc::new(DynamoNotificationLog::from_sdk(&sdk, table.clone())),
                         Arc::new(DynamoMemberStore::from_sdk(&sdk, table.clone())),
+                        Arc::new(DynamoTokenStore::from_sdk(&sdk, table.clone())),
                         None,
                     )
                 }
@@ -138,7 +144,15 @@ impl App {
             config.public_url.clone(),
             config.review_link_ttl,
         );
-        Ok(Arc::new(Self { config, clock, applications, blobs, mailer, notifications, members, local, apply, review, notify }))
+        let portal = PortalService::new(
+            members.clone(),
+            tokens.clone(),
+            applications.clone(),
+            mailer.clone(),
+            clock.clone(),
+            config.public_url.clone(),
+        );
+        Ok(Arc::new(Self { config, clock, applications, blobs, mailer, notifications, members, tokens, local, apply, review, notify, portal }))
     }
 
     pub async fn from_env() -> anyhow_like::Result<Arc<Self>> {

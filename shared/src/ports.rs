@@ -68,6 +68,19 @@ pub trait MemberStore: Send + Sync {
     async fn audit(&self, tax_id: &TaxId) -> AppResult<Vec<MemberAudit>>;
 }
 
+/// Short-lived secrets: sign-in links, sessions. Stored under a hash of the secret
+/// (never the secret itself), with an expiry.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores `data` under (`kind`, `key`); `Conflict` when the key exists.
+    async fn insert(&self, kind: &str, key: &str, data: &str, expires_at: DateTime<Utc>) -> AppResult<()>;
+    /// The data, if present and not expired at `now`.
+    async fn get(&self, kind: &str, key: &str, now: DateTime<Utc>) -> AppResult<Option<String>>;
+    /// Removes and returns the data: of concurrent callers exactly one gets it
+    /// (single-use links). Expired data is removed and not returned.
+    async fn take(&self, kind: &str, key: &str, now: DateTime<Utc>) -> AppResult<Option<String>>;
+}
+
 /// The outcome of claiming a notification before sending it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {

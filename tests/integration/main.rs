@@ -5,4 +5,5 @@ mod common;
 mod contract;
 mod events;
 mod http;
+mod portal;
 mod review;

@@ -438,3 +438,79 @@ impl crate::ports::NotificationLog for DynamoNotificationLog {
         }
     }
 }
+
+/// Short-lived secrets in DynamoDB: `TOKEN#{kind}#{key}`, removed by TTL after expiry;
+/// `take` is a DeleteItem returning the old item, so one caller gets it.
+#[derive(Clone)]
+pub struct DynamoTokenStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoTokenStore {
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self { client: Client::new(sdk), table: table.into() }
+    }
+
+    fn key(kind: &str, k: &str) -> Item {
+        key(format!("TOKEN#{kind}#{k}"), "TOKEN")
+    }
+}
+
+fn token_data(item: &Item, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+    let exp = match item.get("expires_at") {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => return None,
+    };
+    if exp.as_str() <= timestamp(now).as_str() {
+        return None;
+    }
+    match item.get("data") {
+        Some(AttributeValue::S(d)) => Some(d.clone()),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl crate::ports::TokenStore for DynamoTokenStore {
+    async fn insert(&self, kind: &str, k: &str, data: &str, expires_at: chrono::DateTime<chrono::Utc>) -> AppResult<()> {
+        let mut item = Self::key(kind, k);
+        item.insert("entity".into(), AttributeValue::S("token".into()));
+        item.insert("data".into(), AttributeValue::S(data.into()));
+        item.insert("expires_at".into(), AttributeValue::S(timestamp(expires_at)));
+        item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
+        match self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Err(AppError::Conflict("token exists".into()))
+            }
+            Err(e) => Err(sdk_err("PutItem", e)),
+        }
+    }
+
+    async fn get(&self, kind: &str, k: &str, now: chrono::DateTime<chrono::Utc>) -> AppResult<Option<String>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(kind, k)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_err("GetItem", e))?;
+        Ok(out.item.as_ref().and_then(|i| token_data(i, now)))
+    }
+
+    async fn take(&self, kind: &str, k: &str, now: chrono::DateTime<chrono::Utc>) -> AppResult<Option<String>> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(kind, k)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk_err("DeleteItem", e))?;
+        Ok(out.attributes.as_ref().and_then(|i| token_data(i, now)))
+    }
+}

@@ -11,10 +11,10 @@ pub mod s3;
 pub mod ses;
 pub mod sqlite;
 
-pub use dynamo::{DynamoApplicationStore, DynamoNotificationLog};
+pub use dynamo::{DynamoApplicationStore, DynamoNotificationLog, DynamoTokenStore};
 pub use dynamo_members::DynamoMemberStore;
 pub use folder::FolderBlobStore;
 pub use outbox::OutboxMailer;
 pub use s3::S3BlobStore;
 pub use ses::SesMailer;
-pub use sqlite::{SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog};
+pub use sqlite::{SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog, SqliteTokenStore};

@@ -3,4 +3,5 @@
 pub mod apply;
 pub mod members;
 pub mod notify;
+pub mod portal;
 pub mod review;

@@ -271,19 +271,21 @@ impl NotifyService {
     pub fn decision_email(&self, app: &Application) -> Email {
         let to = vec![app.form.contact_email.address().clone()];
         let status_url = self.link(&format!("/applications/{}", app.id));
+        let login_url = self.link("/login");
         if app.status == ApplicationStatus::Approved {
             Email {
                 to,
                 subject: "【EcoSphere】您申請的碳星雲服務已通過審核，歡迎開始使用".into(),
                 text: format!(
                     "您好：\n\n您申請的碳星雲服務平台帳號已通過審核！\n\n現在您可以登入 EcoSphere 平台\n點擊「碳星雲服務平台登入」按鈕\n即可跳轉並開始使用服務。\n\n\
-                     或是透過此連結登入：\n{status_url}\n\n試用期間為 6 個月。\n\n{FOOTER_TEXT}"
+                     或是透過此連結登入：\n{login_url}\n\n申請進度：{status_url}\n試用期間為 6 個月。\n\n{FOOTER_TEXT}"
                 ),
                 html: format!(
                     "<p>您好：</p><p><strong>您申請的碳星雲服務平台帳號已通過審核！</strong></p><p>現在您可以登入 EcoSphere 平台<br>點擊「碳星雲服務平台登入」按鈕<br>即可跳轉並開始使用服務。</p>\
-                     <p>{}</p><p>或是透過此連結登入：<br><a href=\"{url}\">{url}</a></p><p>試用期間為 6 個月。</p>{FOOTER_HTML}",
-                    button(&status_url, "點我前往", "#1f7a4d"),
-                    url = esc(&status_url),
+                     <p>{}</p><p>或是透過此連結登入：<br><a href=\"{url}\">{url}</a></p><p>申請進度：<a href=\"{status}\">{status}</a></p><p>試用期間為 6 個月。</p>{FOOTER_HTML}",
+                    button(&login_url, "點我前往", "#1f7a4d"),
+                    url = esc(&login_url),
+                    status = esc(&status_url),
                 ),
             }
         } else {

@@ -6,10 +6,12 @@ mod application_store;
 pub mod feed;
 mod member_store;
 mod notification_log;
+mod token_store;
 
 pub use application_store::SqliteApplicationStore;
 pub use member_store::SqliteMemberStore;
 pub use notification_log::SqliteNotificationLog;
+pub use token_store::SqliteTokenStore;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -132,6 +134,16 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     CREATE TRIGGER member_audit_append_only_d BEFORE DELETE ON member_audit
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    "#,
+    // 5: short-lived secrets (sign-in links, sessions), by hash.
+    r#"
+    CREATE TABLE tokens (
+        kind        TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+    ) STRICT;
     "#,
 ];
 

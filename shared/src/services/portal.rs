@@ -1,0 +1,193 @@
+//! Portal sign-in without passwords, sessions, and member management by admins.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{EmailAddress, FieldErrors, Member, MemberId, MemberProfile, RawForm, TaxId};
+use crate::error::{AppError, AppResult};
+use crate::ports::{ApplicationStore, Clock, Email, Mailer, MemberStore, TokenStore};
+use crate::web::esc;
+
+pub const LOGIN_LINK_MINUTES: i64 = 15;
+pub const SESSION_HOURS: i64 = 8;
+const LOGIN: &str = "login";
+const SESSION: &str = "session";
+
+/// A random secret (256 bits), URL-safe.
+pub fn new_secret() -> AppResult<String> {
+    let mut b = [0u8; 32];
+    getrandom::getrandom(&mut b).map_err(AppError::internal)?;
+    Ok(URL_SAFE_NO_PAD.encode(b))
+}
+
+/// Secrets are stored by hash only.
+pub fn secret_key(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LoginGrant {
+    tax_id: TaxId,
+    member_id: MemberId,
+}
+
+/// A signed-in member. `csrf` guards every state-changing form of the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub tax_id: TaxId,
+    pub member_id: MemberId,
+    pub csrf: String,
+}
+
+/// A session together with the member as it is now.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session: Session,
+    pub member: Member,
+}
+
+#[derive(Clone)]
+pub struct PortalService {
+    members: Arc<dyn MemberStore>,
+    tokens: Arc<dyn TokenStore>,
+    applications: Arc<dyn ApplicationStore>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    public_url: String,
+}
+
+impl PortalService {
+    pub fn new(
+        members: Arc<dyn MemberStore>,
+        tokens: Arc<dyn TokenStore>,
+        applications: Arc<dyn ApplicationStore>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        public_url: String,
+    ) -> Self {
+        Self { members, tokens, applications, mailer, clock, public_url }
+    }
+
+    /// Sends sign-in links to an e-mail's memberships. Whether or not the e-mail is
+    /// known, the caller answers the same; only a malformed address is an error.
+    pub async fn request_login(&self, raw_email: &str) -> AppResult<()> {
+        let email = EmailAddress::parse(raw_email)
+            .map_err(|e| AppError::Validation(FieldErrors::single("email", e.to_string())))?;
+        let memberships = self.members.find_by_email(&email).await?;
+        if memberships.is_empty() {
+            tracing::info!("sign-in requested for an unknown e-mail");
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let mut text = String::new();
+        let mut html = String::new();
+        for m in &memberships {
+            let company = self
+                .applications
+                .list_for_company(&m.tax_id)
+                .await?
+                .into_iter()
+                .next()
+                .map(|a| a.form.company_name)
+                .unwrap_or_else(|| m.tax_id.to_string());
+            let secret = new_secret()?;
+            let grant = serde_json::to_string(&LoginGrant { tax_id: m.tax_id.clone(), member_id: m.id.clone() }).map_err(AppError::internal)?;
+            self.tokens.insert(LOGIN, &secret_key(&secret), &grant, now + Duration::minutes(LOGIN_LINK_MINUTES)).await?;
+            let url = format!("{}/login/{secret}", self.public_url);
+            text.push_str(&format!("{company}（{}）：{url}\n", m.tax_id));
+            html.push_str(&format!("<li>{}（{}）：<a href=\"{u}\">登入</a></li>", esc(&company), esc(m.tax_id.as_str()), u = esc(&url)));
+        }
+        self.mailer
+            .send(&Email {
+                to: vec![email],
+                subject: "【EcoSphere】登入連結".into(),
+                text: format!(
+                    "您好：\n\n請點選以下連結登入 EcoSphere 平台（{LOGIN_LINK_MINUTES} 分鐘內有效，僅能使用一次）：\n\n{text}\n如果您沒有要求登入，可以忽略本信件。\n\nEcoSphere團隊 敬上\n"
+                ),
+                html: format!(
+                    "<p>您好：</p><p>請點選以下連結登入 EcoSphere 平台（{LOGIN_LINK_MINUTES} 分鐘內有效，僅能使用一次）：</p><ul>{html}</ul><p style=\"color:#666\">如果您沒有要求登入，可以忽略本信件。</p><p>EcoSphere團隊 敬上</p>"
+                ),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a sign-in link is still usable (for the confirmation page; uses nothing).
+    pub async fn login_link_valid(&self, secret: &str) -> AppResult<bool> {
+        Ok(self.tokens.get(LOGIN, &secret_key(secret), self.clock.now()).await?.is_some())
+    }
+
+    /// Uses a sign-in link (once) and opens a session; returns the session secret.
+    pub async fn sign_in(&self, secret: &str) -> AppResult<(String, SignedIn)> {
+        let now = self.clock.now();
+        let gone = || AppError::Gone("登入連結已失效（已使用或超過 15 分鐘），請重新申請登入連結。".into());
+        let grant = self.tokens.take(LOGIN, &secret_key(secret), now).await?.ok_or_else(gone)?;
+        let grant: LoginGrant = serde_json::from_str(&grant).map_err(AppError::internal)?;
+        let member = self.members.get(&grant.tax_id, &grant.member_id).await?.ok_or_else(gone)?;
+        let session = Session { tax_id: grant.tax_id, member_id: grant.member_id, csrf: new_secret()? };
+        let sid = new_secret()?;
+        let data = serde_json::to_string(&session).map_err(AppError::internal)?;
+        self.tokens.insert(SESSION, &secret_key(&sid), &data, now + Duration::hours(SESSION_HOURS)).await?;
+        tracing::info!(member.id = %member.id, "signed in");
+        Ok((sid, SignedIn { session, member }))
+    }
+
+    /// The signed-in member of a session secret, if the session is valid and the member
+    /// still exists (a removed member's sessions stop working at once).
+    pub async fn session(&self, sid: &str) -> AppResult<Option<SignedIn>> {
+        let Some(data) = self.tokens.get(SESSION, &secret_key(sid), self.clock.now()).await? else { return Ok(None) };
+        let session: Session = serde_json::from_str(&data).map_err(AppError::internal)?;
+        Ok(self.members.get(&session.tax_id, &session.member_id).await?.map(|member| SignedIn { session, member }))
+    }
+
+    pub async fn sign_out(&self, sid: &str) -> AppResult<()> {
+        self.tokens.take(SESSION, &secret_key(sid), self.clock.now()).await?;
+        Ok(())
+    }
+
+    fn require_admin(who: &SignedIn) -> AppResult<()> {
+        if who.member.profile.is_admin {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("只有公司管理員可以管理成員。".into()))
+        }
+    }
+
+    pub async fn list_members(&self, who: &SignedIn) -> AppResult<Vec<Member>> {
+        Self::require_admin(who)?;
+        self.members.list(&who.session.tax_id).await
+    }
+
+    pub async fn add_member(&self, who: &SignedIn, raw: &RawForm) -> AppResult<Member> {
+        Self::require_admin(who)?;
+        let profile = MemberProfile::parse(raw).map_err(AppError::Validation)?;
+        let now = self.clock.now();
+        let m = Member { id: MemberId::new(), tax_id: who.session.tax_id.clone(), profile, created_at: now, updated_at: now };
+        self.members.add(&m, who.member.profile.email.as_str()).await?;
+        Ok(m)
+    }
+
+    pub async fn update_member(&self, who: &SignedIn, id: &str, raw: &RawForm) -> AppResult<Member> {
+        Self::require_admin(who)?;
+        let id = MemberId::parse(id).ok_or_else(crate::services::members::member_not_found)?;
+        let profile = MemberProfile::parse(raw).map_err(AppError::Validation)?;
+        self.members.update(&who.session.tax_id, &id, &profile, who.member.profile.email.as_str(), self.clock.now()).await
+    }
+
+    pub async fn remove_member(&self, who: &SignedIn, id: &str) -> AppResult<()> {
+        Self::require_admin(who)?;
+        let id = MemberId::parse(id).ok_or_else(crate::services::members::member_not_found)?;
+        self.members.remove(&who.session.tax_id, &id, who.member.profile.email.as_str(), self.clock.now()).await
+    }
+
+    pub async fn get_member(&self, who: &SignedIn, id: &str) -> AppResult<Member> {
+        Self::require_admin(who)?;
+        let id = MemberId::parse(id).ok_or_else(crate::services::members::member_not_found)?;
+        self.members.get(&who.session.tax_id, &id).await?.ok_or_else(crate::services::members::member_not_found)
+    }
+}

@@ -1,0 +1,199 @@
+//! Issue 4 (first part): sign-in by e-mailed link and member management, over HTTP.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ecosphere::ports::ManualClock;
+use ecosphere_local::Running;
+use reqwest::{header, redirect, Client, StatusCode};
+
+use super::common::*;
+
+struct Sys {
+    running: Running,
+    client: Client,
+    dir: tempfile::TempDir,
+    clock: ManualClock,
+}
+
+fn mails(dir: &std::path::Path) -> Vec<(String, String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            let raw = std::fs::read(p).unwrap();
+            let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+            (m.to().unwrap().first().unwrap().address().unwrap().to_string(), m.subject().unwrap().to_string(), m.body_text(0).unwrap().into_owned())
+        })
+        .collect()
+}
+
+impl Sys {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(chrono::Utc::now());
+        let running = ecosphere_local::start_with_clock(local_config(dir.path()), Arc::new(clock.clone())).await.unwrap();
+        Sys { running, client: Client::builder().redirect(redirect::Policy::none()).build().unwrap(), dir, clock }
+    }
+    fn url(&self, p: &str) -> String {
+        format!("{}{p}", self.running.url())
+    }
+    async fn wait_mail(&self, pred: impl Fn(&(String, String, String)) -> bool) -> (String, String, String) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(m) = mails(self.dir.path()).into_iter().rev().find(|m| pred(m)) {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "no such e-mail");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    /// Applies and approves a company through the review link; returns nothing.
+    async fn approved_company(&self, company: &str, tax: &str, email: &str) {
+        let form = valid_form(company, tax).into_iter().map(|(k, v)| if k == "contact_email" { (k, email.to_string()) } else { (k, v) }).collect::<Vec<_>>();
+        assert_eq!(self.client.post(self.url("/apply")).form(&form).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+        let (_, _, text) = self.wait_mail(|m| m.1.contains("待審核") && m.2.contains(tax)).await;
+        let line = text.lines().find(|l| l.starts_with("核准：")).unwrap();
+        let path = format!("/{}", line.split_once('：').unwrap().1.trim().splitn(4, '/').nth(3).unwrap());
+        assert_eq!(self.client.post(self.url(&path)).form(&[("decision", "approve")]).send().await.unwrap().status(), StatusCode::OK);
+    }
+    /// Requests a sign-in link for `email` and returns its path.
+    async fn login_link(&self, email: &str) -> String {
+        let before = mails(self.dir.path()).len();
+        let r = self.client.post(self.url("/login")).form(&[("email", email)]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(mails(self.dir.path()).len() > before, "a sign-in e-mail was sent");
+        let (to, subject, text) = mails(self.dir.path()).pop().unwrap();
+        assert_eq!((to.as_str(), subject.as_str()), (email, "【EcoSphere】登入連結"));
+        let url = text.split_whitespace().find_map(|w| w.find("http").map(|i| w[i..].to_string())).unwrap();
+        format!("/{}", url.splitn(4, '/').nth(3).unwrap())
+    }
+    /// Signs in through the link and returns the session cookie.
+    async fn sign_in(&self, email: &str) -> String {
+        let link = self.login_link(email).await;
+        assert_eq!(self.client.get(self.url(&link)).send().await.unwrap().status(), StatusCode::OK);
+        let r = self.client.post(self.url(&link)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let set = r.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Secure"), "{set}");
+        set.split(';').next().unwrap().to_string()
+    }
+    async fn get(&self, cookie: &str, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).header(header::COOKIE, cookie).header(header::ACCEPT, "application/json").send().await.unwrap()
+    }
+    async fn csrf(&self, cookie: &str) -> String {
+        let html = self.client.get(self.url("/portal")).header(header::COOKIE, cookie).send().await.unwrap().text().await.unwrap();
+        let i = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+        html[i..].split('"').next().unwrap().to_string()
+    }
+    async fn post(&self, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(self.url(path)).header(header::COOKIE, cookie).header(header::ACCEPT, "application/json").form(form).send().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn admins_sign_in_by_link_and_manage_members_and_nothing_else() {
+    let s = Sys::new().await;
+    s.approved_company("維他命股份有限公司", "99754141", "ming@vitamin.com.tw").await;
+
+    // The same answer whether or not the e-mail is known; only a known one gets mail.
+    let known = s.client.post(s.url("/login")).form(&[("email", "ming@vitamin.com.tw")]).send().await.unwrap();
+    let n = mails(s.dir.path()).len();
+    let unknown = s.client.post(s.url("/login")).form(&[("email", "nobody@vitamin.com.tw")]).send().await.unwrap();
+    assert_eq!(known.status(), unknown.status());
+    assert_eq!(known.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(mails(s.dir.path()).len(), n, "no e-mail for an unknown address");
+    let bad = s.client.post(s.url("/login")).header(header::ACCEPT, "application/json").form(&[("email", "not-an-email")]).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // GET of a link does not use it; POST does, once.
+    let link = s.login_link("ming@vitamin.com.tw").await;
+    assert_eq!(s.client.get(s.url(&link)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(s.client.get(s.url(&link)).send().await.unwrap().status(), StatusCode::OK);
+    let r = s.client.post(s.url(&link)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[header::LOCATION], "/members");
+    assert_eq!(s.client.post(s.url(&link)).send().await.unwrap().status(), StatusCode::GONE, "single use");
+    // Links expire after 15 minutes.
+    let old = s.login_link("ming@vitamin.com.tw").await;
+    s.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(s.client.post(s.url(&old)).send().await.unwrap().status(), StatusCode::GONE);
+    s.clock.advance(chrono::Duration::minutes(-16));
+
+    let admin = s.sign_in("ming@vitamin.com.tw").await;
+    let csrf = s.csrf(&admin).await;
+    let list: serde_json::Value = s.get(&admin, "/members").await.json().await.unwrap();
+    assert_eq!(list["members"].as_array().unwrap().len(), 1);
+    let first_id = list["members"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(list["members"][0]["is_admin"], true);
+
+    // Add a member: CSRF token required; a cross-site post is refused.
+    let add = [("name", "王會計"), ("email", "wang@gmail.com"), ("title", "會計"), ("is_admin", "no"), ("carbon_login", "yes")];
+    assert_eq!(s.post(&admin, "/members", &add).await.status(), StatusCode::FORBIDDEN);
+    let mut with_csrf = add.to_vec();
+    with_csrf.push(("csrf", &csrf));
+    let cross = s
+        .client
+        .post(s.url("/members"))
+        .header(header::COOKIE, &admin)
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&with_csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    let bad = s.post(&admin, "/members", &[("csrf", &csrf), ("name", ""), ("email", "x")]).await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(s.get(&admin, "/members").await.json::<serde_json::Value>().await.unwrap()["members"].as_array().unwrap().len(), 1);
+    let added = s.post(&admin, "/members", &with_csrf).await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let wang_id = added.json::<serde_json::Value>().await.unwrap()["member"]["id"].as_str().unwrap().to_string();
+    assert_eq!(s.post(&admin, "/members", &with_csrf).await.status(), StatusCode::CONFLICT, "same e-mail twice");
+
+    // The last admin can be neither removed nor demoted.
+    assert_eq!(s.post(&admin, &format!("/members/{first_id}/delete"), &[("csrf", &csrf)]).await.status(), StatusCode::CONFLICT);
+    let demote = [("csrf", csrf.as_str()), ("name", "王小明"), ("email", "ming@vitamin.com.tw"), ("is_admin", "no"), ("carbon_login", "yes")];
+    assert_eq!(s.post(&admin, &format!("/members/{first_id}"), &demote).await.status(), StatusCode::CONFLICT);
+
+    // The new member signs in; not an admin, so no member management.
+    let wang = s.sign_in("wang@gmail.com").await;
+    assert_eq!(s.get(&wang, "/portal").await.status(), StatusCode::OK);
+    assert_eq!(s.get(&wang, "/members").await.status(), StatusCode::FORBIDDEN);
+
+    // Another company's admin sees and changes nothing of this company.
+    s.approved_company("宏碁測試", "22099131", "chen@acme.com.tw").await;
+    let other = s.sign_in("chen@acme.com.tw").await;
+    let other_csrf = s.csrf(&other).await;
+    let others: serde_json::Value = s.get(&other, "/members").await.json().await.unwrap();
+    assert!(others["members"].as_array().unwrap().iter().all(|m| m["tax_id"] == "22099131"));
+    assert_eq!(s.get(&other, &format!("/members/{wang_id}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(s.post(&other, &format!("/members/{wang_id}/delete"), &[("csrf", &other_csrf)]).await.status(), StatusCode::NOT_FOUND);
+    // Nor with the first company's CSRF token.
+    assert_eq!(s.post(&other, &format!("/members/{wang_id}/delete"), &[("csrf", &csrf)]).await.status(), StatusCode::FORBIDDEN);
+
+    // Removing a member ends their sessions at once.
+    assert_eq!(s.post(&admin, &format!("/members/{wang_id}/delete"), &[("csrf", &csrf)]).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(s.get(&wang, "/portal").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(s.get("ecosphere_session=forged", "/portal").await.status(), StatusCode::UNAUTHORIZED);
+
+    // Every change is audited with who did it.
+    let audit = s.running.app.members.audit(&ecosphere::domain::TaxId::parse("99754141").unwrap()).await.unwrap();
+    let trail: Vec<(String, String)> = audit.iter().map(|a| (a.action.clone(), a.actor.clone())).collect();
+    assert_eq!(
+        trail,
+        vec![
+            ("add".into(), "system".into()),
+            ("add".into(), "ming@vitamin.com.tw".into()),
+            ("remove".into(), "ming@vitamin.com.tw".into())
+        ]
+    );
+
+    // Sign out ends the session.
+    let r = s.client.post(s.url("/logout")).header(header::COOKIE, &admin).form(&[("csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(s.get(&admin, "/members").await.status(), StatusCode::UNAUTHORIZED);
+    s.running.stop().await;
+}
