@@ -21,6 +21,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(apply::router(app.clone()))
         .merge(review::router(app.clone()))
         .merge(portal::router(app.clone()))
+        .merge(sso::router(app.clone()))
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/apply") }));
     if app.local.is_some() {
         router = router.merge(mailbox::router(app.clone()));

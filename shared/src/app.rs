@@ -13,6 +13,7 @@ use crate::config::{Backend, Config};
 use crate::error::AppResult;
 use crate::ports::{ApplicationStore, BlobStore, Clock, Mailer, MemberStore, NotificationLog, SystemClock, TokenStore};
 use crate::services::portal::PortalService;
+use crate::services::sso::{SsoKey, SsoService};
 use crate::services::apply::ApplyService;
 use crate::services::notify::NotifyService;
 use crate::services::review::ReviewService;
@@ -63,6 +64,28 @@ pub struct App {
     pub review: ReviewService,
     pub notify: NotifyService,
     pub portal: PortalService,
+    pub sso: SsoService,
+}
+
+/// The local SSO keys: generated once into the data dir (one `kid:seed` a line).
+fn local_sso_keys(data_dir: &std::path::Path) -> AppResult<Vec<SsoKey>> {
+    let path = data_dir.join("sso-keys");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let keys: Result<Vec<SsoKey>, String> = text.lines().filter(|l| !l.trim().is_empty()).map(|l| SsoKey::parse(l.trim())).collect();
+        if let Ok(keys) = keys {
+            if !keys.is_empty() {
+                return Ok(keys);
+            }
+        }
+    }
+    let key = SsoKey::generate()?;
+    std::fs::write(&path, format!("{}\n", key.encode())).map_err(|e| AppError::internal(format!("write {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(vec![key])
 }
 
 /// The local review-link key: generated once into the data dir, kept across restarts.
@@ -152,7 +175,12 @@ impl App {
             clock.clone(),
             config.public_url.clone(),
         );
-        Ok(Arc::new(Self { config, clock, applications, blobs, mailer, notifications, members, tokens, local, apply, review, notify, portal }))
+        let sso_keys = match (&local, config.sso_keys.is_empty()) {
+            (Some(parts), true) => local_sso_keys(&parts.data_dir)?,
+            _ => config.sso_keys.iter().map(|k| SsoKey::parse(k)).collect::<Result<Vec<_>, _>>().map_err(AppError::internal)?,
+        };
+        let sso = SsoService::new(sso_keys, &config.public_url, applications.clone(), tokens.clone(), clock.clone());
+        Ok(Arc::new(Self { config, clock, applications, blobs, mailer, notifications, members, tokens, local, apply, review, notify, portal, sso }))
     }
 
     pub async fn from_env() -> anyhow_like::Result<Arc<Self>> {

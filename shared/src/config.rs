@@ -61,6 +61,9 @@ pub struct Config {
     /// Keys that sign review links (`APP_REVIEW_SECRET`, comma-separated: the first
     /// signs, all verify). Empty in local mode means "a key generated into the data dir".
     pub review_secrets: Vec<String>,
+    /// SSO signing keys (`APP_SSO_KEYS`: comma-separated `kid:64-hex-seed`, the first
+    /// signs, all are published). Empty in local mode means "generated into the data dir".
+    pub sso_keys: Vec<String>,
     /// How long review links stay valid (`APP_REVIEW_LINK_TTL_HOURS`, default 7 days).
     pub review_link_ttl: chrono::Duration,
 }
@@ -125,6 +128,11 @@ impl Config {
         if review_secrets.is_empty() && matches!(backend, Backend::Aws { .. }) {
             return Err(ConfigError("APP_REVIEW_SECRET must be set when APP_BACKEND=aws".into()));
         }
+        let sso_keys: Vec<String> =
+            var("APP_SSO_KEYS").map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+        if sso_keys.is_empty() && matches!(backend, Backend::Aws { .. }) {
+            return Err(ConfigError("APP_SSO_KEYS must be set when APP_BACKEND=aws".into()));
+        }
         let ttl_hours: i64 = match var("APP_REVIEW_LINK_TTL_HOURS") {
             Some(v) => v.parse().ok().filter(|h| *h >= 1).ok_or_else(|| ConfigError("APP_REVIEW_LINK_TTL_HOURS must be a whole number ≥ 1".into()))?,
             None => 24 * 7,
@@ -139,6 +147,7 @@ impl Config {
             free_mail,
             feed,
             review_secrets,
+            sso_keys,
             review_link_ttl: chrono::Duration::hours(ttl_hours),
         })
     }
@@ -174,6 +183,8 @@ mod tests {
         assert!(cfg(&base).unwrap_err().0.contains("APP_REVIEW_SECRET"));
         let mut with_secret = base.to_vec();
         with_secret.push(("APP_REVIEW_SECRET", "0123456789abcdef0123456789abcdef"));
+        assert!(cfg(&with_secret).unwrap_err().0.contains("APP_SSO_KEYS"));
+        with_secret.push(("APP_SSO_KEYS", "k1:0000000000000000000000000000000000000000000000000000000000000001"));
         let c = cfg(&with_secret).unwrap();
         assert!(matches!(c.backend, Backend::Aws { ref endpoint_url, .. } if endpoint_url.as_deref() == Some("http://127.0.0.1:5000")));
     }

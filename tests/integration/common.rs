@@ -25,7 +25,7 @@ pub struct Moto {
 }
 
 /// The Python that has moto installed: `MOTO_PYTHON`, the test venv, or `python3`.
-fn moto_python() -> PathBuf {
+pub fn moto_python() -> PathBuf {
     if let Ok(p) = std::env::var("MOTO_PYTHON") {
         return PathBuf::from(p);
     }
@@ -260,6 +260,7 @@ pub fn aws_config(url: &str, table: &str, bucket: &str) -> ecosphere::Config {
         "APP_SENDER" => Some(SENDER.into()),
         "APP_SES_CONFIGURATION_SET" => Some(CONFIGURATION_SET.into()),
         "APP_REVIEW_SECRET" => Some(TEST_REVIEW_SECRET.into()),
+        "APP_SSO_KEYS" => Some("test-k1:9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60".into()),
         "APP_REVIEWERS" => Some("reviewer@ecosphere.example.com".into()),
         "APP_PUBLIC_URL" => Some("https://carbon.example.com".into()),
         _ => None,

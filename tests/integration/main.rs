@@ -7,3 +7,4 @@ mod events;
 mod http;
 mod portal;
 mod review;
+mod sso;

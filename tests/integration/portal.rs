@@ -9,14 +9,14 @@ use reqwest::{header, redirect, Client, StatusCode};
 
 use super::common::*;
 
-struct Sys {
-    running: Running,
-    client: Client,
-    dir: tempfile::TempDir,
-    clock: ManualClock,
+pub(super) struct Sys {
+    pub(super) running: Running,
+    pub(super) client: Client,
+    pub(super) dir: tempfile::TempDir,
+    pub(super) clock: ManualClock,
 }
 
-fn mails(dir: &std::path::Path) -> Vec<(String, String, String)> {
+pub(super) fn mails(dir: &std::path::Path) -> Vec<(String, String, String)> {
     let mut files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
         .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
         .unwrap_or_default();
@@ -32,16 +32,16 @@ fn mails(dir: &std::path::Path) -> Vec<(String, String, String)> {
 }
 
 impl Sys {
-    async fn new() -> Self {
+    pub(super) async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(chrono::Utc::now());
         let running = ecosphere_local::start_with_clock(local_config(dir.path()), Arc::new(clock.clone())).await.unwrap();
         Sys { running, client: Client::builder().redirect(redirect::Policy::none()).build().unwrap(), dir, clock }
     }
-    fn url(&self, p: &str) -> String {
+    pub(super) fn url(&self, p: &str) -> String {
         format!("{}{p}", self.running.url())
     }
-    async fn wait_mail(&self, pred: impl Fn(&(String, String, String)) -> bool) -> (String, String, String) {
+    pub(super) async fn wait_mail(&self, pred: impl Fn(&(String, String, String)) -> bool) -> (String, String, String) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(m) = mails(self.dir.path()).into_iter().rev().find(|m| pred(m)) {
@@ -52,7 +52,7 @@ impl Sys {
         }
     }
     /// Applies and approves a company through the review link; returns nothing.
-    async fn approved_company(&self, company: &str, tax: &str, email: &str) {
+    pub(super) async fn approved_company(&self, company: &str, tax: &str, email: &str) {
         let form = valid_form(company, tax).into_iter().map(|(k, v)| if k == "contact_email" { (k, email.to_string()) } else { (k, v) }).collect::<Vec<_>>();
         assert_eq!(self.client.post(self.url("/apply")).form(&form).send().await.unwrap().status(), StatusCode::SEE_OTHER);
         let (_, _, text) = self.wait_mail(|m| m.1.contains("待審核") && m.2.contains(tax)).await;
@@ -61,7 +61,7 @@ impl Sys {
         assert_eq!(self.client.post(self.url(&path)).form(&[("decision", "approve")]).send().await.unwrap().status(), StatusCode::OK);
     }
     /// Requests a sign-in link for `email` and returns its path.
-    async fn login_link(&self, email: &str) -> String {
+    pub(super) async fn login_link(&self, email: &str) -> String {
         let before = mails(self.dir.path()).len();
         let r = self.client.post(self.url("/login")).form(&[("email", email)]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
@@ -72,7 +72,7 @@ impl Sys {
         format!("/{}", url.splitn(4, '/').nth(3).unwrap())
     }
     /// Signs in through the link and returns the session cookie.
-    async fn sign_in(&self, email: &str) -> String {
+    pub(super) async fn sign_in(&self, email: &str) -> String {
         let link = self.login_link(email).await;
         assert_eq!(self.client.get(self.url(&link)).send().await.unwrap().status(), StatusCode::OK);
         let r = self.client.post(self.url(&link)).send().await.unwrap();
@@ -81,15 +81,15 @@ impl Sys {
         assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Secure"), "{set}");
         set.split(';').next().unwrap().to_string()
     }
-    async fn get(&self, cookie: &str, path: &str) -> reqwest::Response {
+    pub(super) async fn get(&self, cookie: &str, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).header(header::COOKIE, cookie).header(header::ACCEPT, "application/json").send().await.unwrap()
     }
-    async fn csrf(&self, cookie: &str) -> String {
+    pub(super) async fn csrf(&self, cookie: &str) -> String {
         let html = self.client.get(self.url("/portal")).header(header::COOKIE, cookie).send().await.unwrap().text().await.unwrap();
         let i = html.find("name=\"csrf\" value=\"").unwrap() + 19;
         html[i..].split('"').next().unwrap().to_string()
     }
-    async fn post(&self, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub(super) async fn post(&self, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.client.post(self.url(path)).header(header::COOKIE, cookie).header(header::ACCEPT, "application/json").form(form).send().await.unwrap()
     }
 }

@@ -59,21 +59,21 @@ async fn same_origin(State(app): State<Arc<App>>, req: Request, next: Next) -> R
     next.run(req).await
 }
 
-fn cookie(headers: &HeaderMap) -> Option<String> {
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
         let (k, v) = c.trim().split_once('=')?;
-        (k == SESSION_COOKIE && !v.is_empty()).then(|| v.to_string())
+        (k == name && !v.is_empty()).then(|| v.to_string())
     })
 }
 
-async fn signed_in(app: &App, headers: &HeaderMap) -> Result<(String, SignedIn), AppError> {
+pub async fn signed_in(app: &App, headers: &HeaderMap) -> Result<(String, SignedIn), AppError> {
     let unauthorized = || AppError::Unauthorized("請先登入：在登入頁輸入您的 Email，我們會寄送登入連結。".into());
-    let sid = cookie(headers).ok_or_else(unauthorized)?;
+    let sid = cookie_value(headers, SESSION_COOKIE).ok_or_else(unauthorized)?;
     let who = app.portal.session(&sid).await?.ok_or_else(unauthorized)?;
     Ok((sid, who))
 }
 
-fn check_csrf(who: &SignedIn, raw: &RawForm) -> Result<(), AppError> {
+pub fn check_csrf(who: &SignedIn, raw: &RawForm) -> Result<(), AppError> {
     let given = raw.first("csrf").unwrap_or_default().as_bytes();
     let want = who.session.csrf.as_bytes();
     let same = given.len() == want.len() && given.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
@@ -84,10 +84,14 @@ fn check_csrf(who: &SignedIn, raw: &RawForm) -> Result<(), AppError> {
     }
 }
 
-fn session_cookie(app: &App, value: &str, max_age: i64) -> HeaderValue {
+/// A session cookie: HttpOnly, SameSite=Lax, Secure unless the site is plain http (local).
+pub fn cookie_header(app: &App, name: &str, value: &str, max_age: i64) -> HeaderValue {
     let secure = if app.config.public_url.starts_with("https://") { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}"))
-        .expect("cookie is ASCII")
+    HeaderValue::from_str(&format!("{name}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}")).expect("cookie is ASCII")
+}
+
+fn session_cookie(app: &App, value: &str, max_age: i64) -> HeaderValue {
+    cookie_header(app, SESSION_COOKIE, value, max_age)
 }
 
 async fn login_page() -> Response {
@@ -155,11 +159,15 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respons
         return Ok(Json(json!({ "member": m })).into_response());
     }
     let admin = if m.profile.is_admin { "<p><a class=\"button\" href=\"/members\">成員管理</a></p>" } else { "" };
+    let carbon = format!(
+        "<form method=\"post\" action=\"/sso/start\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">碳星雲服務平台登入</button></form>",
+        esc(&who.session.csrf)
+    );
     Ok(html(
         StatusCode::OK,
         "會員中心",
         &format!(
-            "<h1>會員中心</h1><p>{}（{}），公司統編 {}</p>{admin}\
+            "<h1>會員中心</h1><p>{}（{}），公司統編 {}</p>{carbon}{admin}\
              <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">登出</button></form>",
             esc(&m.profile.name),
             esc(m.profile.email.as_str()),

@@ -5,3 +5,4 @@ pub mod members;
 pub mod notify;
 pub mod portal;
 pub mod review;
+pub mod sso;

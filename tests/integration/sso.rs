@@ -1,0 +1,241 @@
+//! Issue 4: the 碳星雲服務平台登入 button, the SSO hand-off and its attack suite.
+
+use std::process::Command;
+
+use ecosphere::domain::TaxId;
+use ecosphere::services::sso::{SsoClaims, SsoKey, SsoService, AUDIENCE};
+use reqwest::{header, StatusCode};
+
+use super::portal::Sys;
+
+/// Presses the button; returns the hand-off token from the auto-submitting form.
+/// What the button answered when it did not hand over: status, headers, body.
+type Refused = (StatusCode, reqwest::header::HeaderMap, String);
+
+async fn press(s: &Sys, cookie: &str) -> Result<String, Refused> {
+    let csrf = s.csrf(cookie).await;
+    let r = s.client.post(s.url("/sso/start")).header(header::COOKIE, cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let (status, headers) = (r.status(), r.headers().clone());
+    let body = r.text().await.unwrap();
+    let csp = headers["content-security-policy"].to_str().unwrap().to_string();
+    let Some(i) = body.find("name=\"token\" value=\"").filter(|_| status == StatusCode::OK) else { return Err((status, headers, body)) };
+    assert!(body.contains("action=\"/sso/callback\"") && body.contains("method=\"post\""));
+    assert!(csp.contains("script-src 'nonce-"), "{csp}");
+    Ok(body[i + 20..].split('"').next().unwrap().to_string())
+}
+
+async fn callback(s: &Sys, token: &str) -> reqwest::Response {
+    s.client.post(s.url("/sso/callback")).form(&[("token", token)]).send().await.unwrap()
+}
+
+fn claims(s: &Sys, sub: &str, tax: &str) -> SsoClaims {
+    let now = s.clock_now();
+    SsoClaims {
+        iss: s.running.app.sso.issuer().to_string(),
+        aud: AUDIENCE.into(),
+        sub: sub.into(),
+        tax_id: TaxId::parse(tax).unwrap(),
+        name: "王小明".into(),
+        email: "ming@vitamin.com.tw".into(),
+        roles: vec!["member".into()],
+        iat: now,
+        nbf: now,
+        exp: now + 60,
+        jti: uuid_like(),
+    }
+}
+
+fn uuid_like() -> String {
+    ecosphere::domain::ApplicationId::new().to_string()
+}
+
+impl Sys {
+    fn clock_now(&self) -> i64 {
+        use ecosphere::ports::Clock;
+        self.clock.now().timestamp()
+    }
+}
+
+#[tokio::test]
+async fn the_button_hands_over_to_the_carbon_platform_and_every_attack_fails() {
+    let s = Sys::new().await;
+    s.approved_company("維他命股份有限公司", "99754141", "ming@vitamin.com.tw").await;
+    let cookie = s.sign_in("ming@vitamin.com.tw").await;
+    let home = s.client.get(s.url("/portal")).header(header::COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("碳星雲服務平台登入"));
+
+    let token = press(&s, &cookie).await.unwrap();
+    // An independent JWT library verifies it with the JWKS alone.
+    let jwks = s.client.get(s.url("/.well-known/jwks.json")).send().await.unwrap().text().await.unwrap();
+    let script = r#"
+import json, sys, jwt
+jwks, token, iss, aud = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+kid = jwt.get_unverified_header(token)["kid"]
+key = next(jwt.PyJWK(k) for k in jwks["keys"] if k["kid"] == kid)
+claims = jwt.decode(token, key=key, algorithms=["EdDSA"], audience=aud, issuer=iss,
+                    options={"require": ["exp", "nbf", "iat", "jti", "sub"]})
+print(json.dumps(claims))
+"#;
+    let out = Command::new(super::common::moto_python())
+        .args(["-c", script, &jwks, &token, s.running.app.sso.issuer(), AUDIENCE])
+        .output()
+        .expect("python with PyJWT (installed by the test command)");
+    assert!(out.status.success(), "PyJWT refused the token: {}", String::from_utf8_lossy(&out.stderr));
+    let verified: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verified["tax_id"], "99754141");
+    assert!(verified["roles"].as_array().unwrap().iter().any(|r| r == "admin"));
+    assert!(verified["exp"].as_i64().unwrap() - verified["iat"].as_i64().unwrap() <= 60);
+
+    // The callback opens a carbon-platform session.
+    let r = callback(&s, &token).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[header::LOCATION], "/carbon");
+    let set = r.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+    assert!(set.starts_with("ecosphere_carbon=") && set.contains("HttpOnly") && set.contains("SameSite=Lax"));
+    let carbon_cookie = set.split(';').next().unwrap().to_string();
+    let page = s.client.get(s.url("/carbon")).header(header::COOKIE, &carbon_cookie).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("王小明"));
+    assert_eq!(s.client.get(s.url("/carbon")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // The attack suite: each refused with 401 and no session.
+    let member_id = s.running.app.members.list(&TaxId::parse("99754141").unwrap()).await.unwrap()[0].id.to_string();
+    let sso = &s.running.app.sso;
+    let public_x = serde_json::from_str::<serde_json::Value>(&jwks).unwrap()["keys"][0]["x"].as_str().unwrap().to_string();
+    let b64 = |v: &serde_json::Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    };
+    let good = claims(&s, &member_id, "99754141");
+    let kid = serde_json::from_str::<serde_json::Value>(&jwks).unwrap()["keys"][0]["kid"].as_str().unwrap().to_string();
+    let none_token = format!("{}.{}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT", "kid": kid})), b64(&serde_json::to_value(&good).unwrap()));
+    let hs256 = {
+        use hmac::{Hmac, Mac};
+        let head = b64(&serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": kid}));
+        let body = b64(&serde_json::to_value(&good).unwrap());
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(public_x.as_bytes()).unwrap();
+        mac.update(format!("{head}.{body}").as_bytes());
+        use base64::Engine;
+        format!("{head}.{body}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    };
+    let mut wrong_aud = good.clone();
+    wrong_aud.aud = "another-service".into();
+    let mut wrong_iss = good.clone();
+    wrong_iss.iss = "https://evil.example/portal".into();
+    let mut expired = good.clone();
+    expired.iat -= 120;
+    expired.nbf -= 120;
+    expired.exp -= 120;
+    let mut future = good.clone();
+    future.nbf += 30;
+    let mut too_long = good.clone();
+    too_long.exp += 3600;
+    let foreign = SsoService::new(
+        vec![SsoKey::generate().unwrap()],
+        &s.running.app.config.public_url,
+        s.running.app.applications.clone(),
+        s.running.app.tokens.clone(),
+        s.running.app.clock.clone(),
+    );
+    let attacks: Vec<(&str, String)> = vec![
+        ("alg none", none_token),
+        ("HS256 with the public key", hs256),
+        ("wrong aud", sso.sign(&wrong_aud).unwrap()),
+        ("wrong iss", sso.sign(&wrong_iss).unwrap()),
+        ("expired", sso.sign(&expired).unwrap()),
+        ("nbf in the future", sso.sign(&future).unwrap()),
+        ("lifetime over 60 s", sso.sign(&too_long).unwrap()),
+        ("unknown kid", foreign.sign(&good).unwrap()),
+        ("reused jti", token.clone()),
+        ("garbage", "not.a.jwt".into()),
+        ("empty", String::new()),
+    ];
+    for (name, t) in &attacks {
+        let r = callback(&s, t).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+        assert!(r.headers().get(header::SET_COOKIE).is_none(), "{name}: no session");
+    }
+    // A correctly signed, fresh token for a real member is accepted (the suite is not vacuous)...
+    assert_eq!(callback(&s, &sso.sign(&claims(&s, &member_id, "99754141")).unwrap()).await.status(), StatusCode::SEE_OTHER);
+    // ...but not for a member who has been removed.
+    let admin_csrf = s.csrf(&cookie).await;
+    let add = [("csrf", admin_csrf.as_str()), ("name", "李"), ("email", "lee@vitamin.com.tw"), ("is_admin", "no"), ("carbon_login", "yes")];
+    let lee: serde_json::Value = s.post(&cookie, "/members", &add).await.json().await.unwrap();
+    let lee_id = lee["member"]["id"].as_str().unwrap().to_string();
+    let lee_token = sso.sign(&claims(&s, &lee_id, "99754141")).unwrap();
+    assert_eq!(s.post(&cookie, &format!("/members/{lee_id}/delete"), &[("csrf", &admin_csrf)]).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(callback(&s, &lee_token).await.status(), StatusCode::UNAUTHORIZED, "removed member");
+    s.running.stop().await;
+}
+
+#[tokio::test]
+async fn no_permission_pending_rejected_and_expired_trial_mint_no_token() {
+    let s = Sys::new().await;
+    s.approved_company("維他命股份有限公司", "99754141", "ming@vitamin.com.tw").await;
+    let admin = s.sign_in("ming@vitamin.com.tw").await;
+    let csrf = s.csrf(&admin).await;
+    let add = [("csrf", csrf.as_str()), ("name", "王"), ("email", "wang@vitamin.com.tw"), ("is_admin", "no"), ("carbon_login", "no")];
+    assert_eq!(s.post(&admin, "/members", &add).await.status(), StatusCode::CREATED);
+    let wang = s.sign_in("wang@vitamin.com.tw").await;
+    let (status, _, body) = press(&s, &wang).await.unwrap_err();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("沒有碳星雲登入權限"));
+
+    // A company still pending: the 審核中 notice, pointing at the status page.
+    let form = super::common::valid_form("審核中公司", "22099131");
+    let location = s.client.post(s.url("/apply")).form(&form).send().await.unwrap().headers()[header::LOCATION].to_str().unwrap().to_string();
+    let now = chrono::Utc::now();
+    let pending_member = ecosphere::domain::Member {
+        id: ecosphere::domain::MemberId::new(),
+        tax_id: TaxId::parse("22099131").unwrap(),
+        profile: ecosphere::domain::MemberProfile {
+            name: "陳".into(),
+            email: ecosphere::domain::EmailAddress::parse("chen@pending.com.tw").unwrap(),
+            phone: String::new(),
+            title: String::new(),
+            is_admin: true,
+            carbon_login: true,
+        },
+        created_at: now,
+        updated_at: now,
+    };
+    s.running.app.members.add(&pending_member, "eco-platform").await.unwrap();
+    let chen = s.sign_in("chen@pending.com.tw").await;
+    let (status, headers, body) = press(&s, &chen).await.unwrap_err();
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["refresh"].to_str().unwrap().ends_with(&location));
+    assert!(body.contains("審核中") && !body.contains("name=\"token\""));
+
+    // The trial ends six months after approval.
+    s.clock.advance(chrono::Duration::days(185));
+    let admin = s.sign_in("ming@vitamin.com.tw").await;
+    let (status, _, body) = press(&s, &admin).await.unwrap_err();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("試用期已結束"));
+    s.running.stop().await;
+}
+
+#[tokio::test]
+async fn rotated_keys_keep_old_tokens_valid_until_they_expire() {
+    let s = Sys::new().await;
+    let app = &s.running.app;
+    let (old, new) = (SsoKey::generate().unwrap(), SsoKey::generate().unwrap());
+    let mk = |keys| SsoService::new(keys, &app.config.public_url, app.applications.clone(), app.tokens.clone(), app.clock.clone());
+    let before = mk(vec![old.clone()]);
+    let after = mk(vec![new.clone(), old.clone()]);
+    assert_eq!(after.jwks()["keys"].as_array().unwrap().len(), 2);
+    let c = claims(&s, &ecosphere::domain::MemberId::new().to_string(), "99754141");
+    let mut c = c;
+    c.iss = after.issuer().to_string();
+    let old_token = before.sign(&c).unwrap();
+    assert!(after.verify(&old_token).await.is_ok(), "old key still verifies after rotation");
+    let mut c2 = c.clone();
+    c2.jti = uuid_like();
+    let new_token = after.sign(&c2).unwrap();
+    assert!(before.verify(&new_token).await.is_err(), "a service without the new key refuses it");
+    // Once the old key is retired, its tokens are refused.
+    let retired = mk(vec![new]);
+    let mut c3 = c.clone();
+    c3.jti = uuid_like();
+    assert!(retired.verify(&before.sign(&c3).unwrap()).await.is_err());
+}
