@@ -72,8 +72,9 @@ pub trait MemberStore: Send + Sync {
 /// (never the secret itself), with an expiry.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// Stores `data` under (`kind`, `key`); `Conflict` when the key exists.
-    async fn insert(&self, kind: &str, key: &str, data: &str, expires_at: DateTime<Utc>) -> AppResult<()>;
+    /// Stores `data` under (`kind`, `key`); `Conflict` when the key exists and has not
+    /// expired at `now` (an expired one is replaced).
+    async fn insert(&self, kind: &str, key: &str, data: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> AppResult<()>;
     /// The data, if present and not expired at `now`.
     async fn get(&self, kind: &str, key: &str, now: DateTime<Utc>) -> AppResult<Option<String>>;
     /// Removes and returns the data: of concurrent callers exactly one gets it

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use common::*;
 use ecosphere::adapters::{
     DynamoApplicationStore, DynamoMemberStore, DynamoNotificationLog, FolderBlobStore, OutboxMailer, S3BlobStore, SesMailer,
-    SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog,
+    SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog, SqliteTokenStore, DynamoTokenStore,
 };
 use ecosphere::domain::{
     Application, ApplicationForm, ApplicationStatus, Decision, EmailAddress, FreeMailDomains, IdempotencyKey, Member, MemberId,
     MemberProfile, RawForm, TaxId,
 };
-use ecosphere::ports::{ApplicationStore, BlobKey, BlobStore, Claim, Email, Mailer, MemberStore, NotificationLog, Submission, SystemClock};
+use ecosphere::ports::{
+    ApplicationStore, BlobKey, BlobStore, Claim, Email, Mailer, MemberStore, NotificationLog, Submission, SystemClock, TokenStore,
+};
 use ecosphere::AppError;
 
 fn application(company: &str, tax_id: &str, notes: &str) -> (Application, Option<IdempotencyKey>) {
@@ -247,6 +249,38 @@ async fn member_contract(members: Arc<dyn MemberStore>) {
     assert_eq!(members.list(&tax2).await.unwrap().iter().filter(|m| m.profile.is_admin).count(), 1);
 }
 
+async fn token_contract(tokens: Arc<dyn TokenStore>) {
+    let now = chrono::Utc::now();
+    let later = now + chrono::Duration::minutes(15);
+    tokens.insert("login", "h1", "{\"a\":1}", now, later).await.unwrap();
+    assert!(matches!(tokens.insert("login", "h1", "x", now, later).await, Err(AppError::Conflict(_))));
+    tokens.insert("session", "h1", "other kind", now, later).await.unwrap();
+    assert_eq!(tokens.get("login", "h1", now).await.unwrap().as_deref(), Some("{\"a\":1}"));
+    assert_eq!(tokens.get("login", "h1", later).await.unwrap(), None, "expired at its expiry");
+    assert_eq!(tokens.get("login", "nope", now).await.unwrap(), None);
+    // Single use under concurrency: exactly one taker.
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let tokens = tokens.clone();
+            tokio::spawn(async move { tokens.take("login", "h1", now).await.unwrap() })
+        })
+        .collect();
+    let mut got = 0;
+    for t in tasks {
+        if t.await.unwrap().is_some() {
+            got += 1;
+        }
+    }
+    assert_eq!(got, 1);
+    assert_eq!(tokens.get("session", "h1", now).await.unwrap().as_deref(), Some("other kind"));
+    // An expired key may be reused.
+    tokens.insert("session", "h1", "renewed", later, later + chrono::Duration::minutes(1)).await.unwrap();
+    assert_eq!(tokens.get("session", "h1", later).await.unwrap().as_deref(), Some("renewed"));
+    // An expired token cannot be taken.
+    tokens.insert("login", "h2", "x", now, now + chrono::Duration::seconds(1)).await.unwrap();
+    assert_eq!(tokens.take("login", "h2", now + chrono::Duration::seconds(2)).await.unwrap(), None);
+}
+
 async fn notification_log_contract(log: Arc<dyn NotificationLog>) {
     let now = chrono::Utc::now();
     let lease = chrono::Duration::minutes(5);
@@ -328,6 +362,7 @@ async fn sqlite_folder_outbox_satisfy_the_contract() {
     let db = SqliteDb::open(&tmp.path().join("db.sqlite3")).unwrap();
     store_contract(Arc::new(SqliteApplicationStore::new(db.clone()))).await;
     member_contract(Arc::new(SqliteMemberStore::new(db.clone()))).await;
+    token_contract(Arc::new(SqliteTokenStore::new(db.clone()))).await;
     notification_log_contract(Arc::new(SqliteNotificationLog::new(db))).await;
     blob_contract(Arc::new(FolderBlobStore::new(tmp.path().join("blobs")))).await;
 
@@ -349,6 +384,7 @@ async fn dynamodb_s3_sesv2_satisfy_the_contract_on_the_emulator() {
     create_resources(&sdk, "contract", "contract-bucket").await;
     store_contract(Arc::new(DynamoApplicationStore::from_sdk(&sdk, "contract"))).await;
     member_contract(Arc::new(DynamoMemberStore::from_sdk(&sdk, "contract"))).await;
+    token_contract(Arc::new(DynamoTokenStore::from_sdk(&sdk, "contract"))).await;
     notification_log_contract(Arc::new(DynamoNotificationLog::from_sdk(&sdk, "contract"))).await;
     blob_contract(Arc::new(S3BlobStore::from_sdk(&sdk, "contract-bucket", true))).await;
 

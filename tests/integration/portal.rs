@@ -197,3 +197,22 @@ async fn admins_sign_in_by_link_and_manage_members_and_nothing_else() {
     assert_eq!(s.get(&admin, "/members").await.status(), StatusCode::UNAUTHORIZED);
     s.running.stop().await;
 }
+
+#[tokio::test]
+async fn sign_in_requests_are_rate_limited_alike_for_known_and_unknown_addresses() {
+    let s = Sys::new().await;
+    s.approved_company("維他命股份有限公司", "99754141", "ming@vitamin.com.tw").await;
+    for email in ["ming@vitamin.com.tw", "nobody@vitamin.com.tw"] {
+        for _ in 0..5 {
+            assert_eq!(s.client.post(s.url("/login")).form(&[("email", email)]).send().await.unwrap().status(), StatusCode::OK);
+        }
+        let r = s.client.post(s.url("/login")).header(header::ACCEPT, "application/json").form(&[("email", email)]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{email}");
+        assert!(r.json::<serde_json::Value>().await.unwrap()["message"].as_str().unwrap().contains("15 分鐘"));
+    }
+    let sent = mails(s.dir.path()).iter().filter(|m| m.1 == "【EcoSphere】登入連結").count();
+    assert_eq!(sent, 5, "only the known address got links, and at most 5");
+    s.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(s.client.post(s.url("/login")).form(&[("email", "ming@vitamin.com.tw")]).send().await.unwrap().status(), StatusCode::OK);
+    s.running.stop().await;
+}

@@ -98,7 +98,7 @@ async fn callback(State(app): State<Arc<App>>, Form(raw): Form) -> Result<Respon
     let sid = new_secret()?;
     let data = serde_json::to_string(&claims).map_err(AppError::internal)?;
     let expires = app.clock.now() + chrono::Duration::hours(CARBON_SESSION_HOURS);
-    app.tokens.insert(CARBON_SESSION, &secret_key(&sid), &data, expires).await?;
+    app.tokens.insert(CARBON_SESSION, &secret_key(&sid), &data, app.clock.now(), expires).await?;
     tracing::info!(member.id = %claims.sub, "carbon platform session opened by SSO");
     let mut resp = Redirect::to("/carbon").into_response();
     resp.headers_mut().insert(header::SET_COOKIE, portal::cookie_header(&app, CARBON_COOKIE, &sid, CARBON_SESSION_HOURS * 3600));

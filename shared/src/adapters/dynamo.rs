@@ -473,13 +473,21 @@ fn token_data(item: &Item, now: chrono::DateTime<chrono::Utc>) -> Option<String>
 
 #[async_trait]
 impl crate::ports::TokenStore for DynamoTokenStore {
-    async fn insert(&self, kind: &str, k: &str, data: &str, expires_at: chrono::DateTime<chrono::Utc>) -> AppResult<()> {
+    async fn insert(&self, kind: &str, k: &str, data: &str, now: chrono::DateTime<chrono::Utc>, expires_at: chrono::DateTime<chrono::Utc>) -> AppResult<()> {
         let mut item = Self::key(kind, k);
         item.insert("entity".into(), AttributeValue::S("token".into()));
         item.insert("data".into(), AttributeValue::S(data.into()));
         item.insert("expires_at".into(), AttributeValue::S(timestamp(expires_at)));
         item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
-        match self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression("attribute_not_exists(pk)").send().await {
+        // An expired item may still be there (TTL deletes lazily): it counts as absent.
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", AttributeValue::S(timestamp(now)));
+        match put.send().await {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
                 Err(AppError::Conflict("token exists".into()))

@@ -14,6 +14,8 @@ use crate::ports::{ApplicationStore, Clock, Email, Mailer, MemberStore, TokenSto
 use crate::web::esc;
 
 pub const LOGIN_LINK_MINUTES: i64 = 15;
+/// Sign-in link requests per e-mail within `LOGIN_LINK_MINUTES` (known or not).
+pub const LOGIN_REQUESTS_PER_WINDOW: u32 = 5;
 pub const SESSION_HOURS: i64 = 8;
 const LOGIN: &str = "login";
 const SESSION: &str = "session";
@@ -78,6 +80,7 @@ impl PortalService {
     pub async fn request_login(&self, raw_email: &str) -> AppResult<()> {
         let email = EmailAddress::parse(raw_email)
             .map_err(|e| AppError::Validation(FieldErrors::single("email", e.to_string())))?;
+        self.rate_limit(&email).await?;
         let memberships = self.members.find_by_email(&email).await?;
         if memberships.is_empty() {
             tracing::info!("sign-in requested for an unknown e-mail");
@@ -97,7 +100,7 @@ impl PortalService {
                 .unwrap_or_else(|| m.tax_id.to_string());
             let secret = new_secret()?;
             let grant = serde_json::to_string(&LoginGrant { tax_id: m.tax_id.clone(), member_id: m.id.clone() }).map_err(AppError::internal)?;
-            self.tokens.insert(LOGIN, &secret_key(&secret), &grant, now + Duration::minutes(LOGIN_LINK_MINUTES)).await?;
+            self.tokens.insert(LOGIN, &secret_key(&secret), &grant, now, now + Duration::minutes(LOGIN_LINK_MINUTES)).await?;
             let url = format!("{}/login/{secret}", self.public_url);
             text.push_str(&format!("{company}（{}）：{url}\n", m.tax_id));
             html.push_str(&format!("<li>{}（{}）：<a href=\"{u}\">登入</a></li>", esc(&company), esc(m.tax_id.as_str()), u = esc(&url)));
@@ -117,6 +120,22 @@ impl PortalService {
         Ok(())
     }
 
+    /// At most `LOGIN_REQUESTS_PER_WINDOW` requests per e-mail per window, counted as
+    /// expiring slots in the token store (one conditional insert each), the same for
+    /// known and unknown addresses.
+    async fn rate_limit(&self, email: &EmailAddress) -> AppResult<()> {
+        let now = self.clock.now();
+        let who = secret_key(&email.as_str().to_lowercase());
+        for slot in 0..LOGIN_REQUESTS_PER_WINDOW {
+            match self.tokens.insert("login-rate", &format!("{who}:{slot}"), "", now, now + Duration::minutes(LOGIN_LINK_MINUTES)).await {
+                Ok(()) => return Ok(()),
+                Err(AppError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(AppError::TooManyRequests(format!("登入連結申請過於頻繁，請於 {LOGIN_LINK_MINUTES} 分鐘後再試。")))
+    }
+
     /// Whether a sign-in link is still usable (for the confirmation page; uses nothing).
     pub async fn login_link_valid(&self, secret: &str) -> AppResult<bool> {
         Ok(self.tokens.get(LOGIN, &secret_key(secret), self.clock.now()).await?.is_some())
@@ -132,7 +151,7 @@ impl PortalService {
         let session = Session { tax_id: grant.tax_id, member_id: grant.member_id, csrf: new_secret()? };
         let sid = new_secret()?;
         let data = serde_json::to_string(&session).map_err(AppError::internal)?;
-        self.tokens.insert(SESSION, &secret_key(&sid), &data, now + Duration::hours(SESSION_HOURS)).await?;
+        self.tokens.insert(SESSION, &secret_key(&sid), &data, now, now + Duration::hours(SESSION_HOURS)).await?;
         tracing::info!(member.id = %member.id, "signed in");
         Ok((sid, SignedIn { session, member }))
     }

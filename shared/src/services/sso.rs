@@ -211,7 +211,7 @@ impl SsoService {
             return Err(unauthorized("time"));
         }
         let expires = DateTime::from_timestamp(c.exp, 0).unwrap_or_default();
-        match self.tokens.insert("sso-jti", &c.jti, "used", expires + chrono::Duration::minutes(5)).await {
+        match self.tokens.insert("sso-jti", &c.jti, "used", self.clock.now(), expires + chrono::Duration::minutes(5)).await {
             Ok(()) => Ok(c),
             Err(AppError::Conflict(_)) => Err(unauthorized("replayed jti")),
             Err(e) => Err(e),

@@ -20,11 +20,11 @@ impl SqliteTokenStore {
 
 #[async_trait]
 impl TokenStore for SqliteTokenStore {
-    async fn insert(&self, kind: &str, key: &str, data: &str, expires_at: DateTime<Utc>) -> AppResult<()> {
+    async fn insert(&self, kind: &str, key: &str, data: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> AppResult<()> {
         let (kind, key, data) = (kind.to_string(), key.to_string(), data.to_string());
         self.db
             .call(move |c| {
-                c.execute("DELETE FROM tokens WHERE expires_at < ?1", [timestamp(Utc::now())]).map_err(db_err)?;
+                c.execute("DELETE FROM tokens WHERE expires_at <= ?1", [timestamp(now)]).map_err(db_err)?;
                 match c.execute(
                     "INSERT INTO tokens (kind, key, data, expires_at) VALUES (?1, ?2, ?3, ?4)",
                     params![kind, key, data, timestamp(expires_at)],
