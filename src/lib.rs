@@ -116,6 +116,10 @@ pub async fn start_with_clock(mut config: Config, clock: Arc<dyn ecosphere::port
                 if let Err(e) = reminder_app.notify.remind_overdue(reminder_app.applications.as_ref()).await {
                     tracing::warn!(error = %e, "review SLA reminder failed");
                 }
+                let (apps, members) = (reminder_app.applications.as_ref(), reminder_app.members.as_ref());
+                if let Err(e) = reminder_app.notify.remind_trial_ending(apps, members).await {
+                    tracing::warn!(error = %e, "trial reminder failed");
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
                     _ = stop.wait_for(|s| *s) => break,

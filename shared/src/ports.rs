@@ -44,6 +44,9 @@ pub trait ApplicationStore: Send + Sync {
     /// Every pending application, oldest first.
     async fn list_pending(&self) -> AppResult<Vec<Application>>;
 
+    /// Every approved application (one per approved company), oldest first.
+    async fn list_approved(&self) -> AppResult<Vec<Application>>;
+
     /// Records a reviewer's decision on a pending application, atomically and only if
     /// the application is still pending at `expected_version` (a conditional write,
     /// never read-then-write). The decision is kept in an append-only audit trail.

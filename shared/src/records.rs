@@ -25,6 +25,7 @@ pub fn idempotency_pk(key: &IdempotencyKey) -> String {
 pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 
 pub const PENDING_GSI2PK: &str = "STATUS#pending";
+pub const APPROVED_GSI2PK: &str = "STATUS#approved";
 
 /// Notification-log items (dedupe of e-mails).
 pub fn notification_pk(key: &str) -> String {
@@ -51,8 +52,9 @@ pub struct ApplicationItem {
     /// `COMPANY#{tax_id}`: a company's applications, newest last (by gsi1sk).
     pub gsi1pk: String,
     pub gsi1sk: String,
-    /// `STATUS#pending` while pending, absent otherwise: a sparse index of the
-    /// applications awaiting review (for the review-SLA reminders).
+    /// `STATUS#pending` / `STATUS#approved`, absent when rejected: a sparse index of
+    /// the applications awaiting review (review-SLA reminders) and of the approved
+    /// companies (trial reminders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsi2pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,8 +71,8 @@ impl From<&Application> for ApplicationItem {
             entity: ENTITY_APPLICATION.to_string(),
             gsi1pk: company_pk(&a.form.tax_id),
             gsi1sk: format!("APP#{}#{}", a.submitted_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), a.id),
-            gsi2pk: (a.status == crate::domain::ApplicationStatus::Pending).then(|| PENDING_GSI2PK.to_string()),
-            gsi2sk: (a.status == crate::domain::ApplicationStatus::Pending).then(|| format!("{}#{}", timestamp(a.submitted_at), a.id)),
+            gsi2pk: (a.status != crate::domain::ApplicationStatus::Rejected).then(|| format!("STATUS#{}", a.status.code())),
+            gsi2sk: (a.status != crate::domain::ApplicationStatus::Rejected).then(|| format!("{}#{}", timestamp(a.submitted_at), a.id)),
             application: a.clone(),
         }
     }

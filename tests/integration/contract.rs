@@ -103,6 +103,7 @@ async fn store_contract(store: Arc<dyn ApplicationStore>) {
     let approved = store.decide(&a.id, 1, &decision(ApplicationStatus::Approved, None)).await.unwrap();
     assert_eq!((approved.status, approved.version), (ApplicationStatus::Approved, 2));
     assert_eq!(store.get(&a.id).await.unwrap(), Some(approved.clone()));
+    assert_eq!(store.list_approved().await.unwrap(), vec![approved.clone()]);
     match store.decide(&a.id, 1, &decision(ApplicationStatus::Rejected, Some("late"))).await {
         Err(AppError::Conflict(msg)) => assert!(msg.contains("審核通過") && msg.contains("reviewer@iii.org.tw"), "{msg}"),
         other => panic!("expected a conflict, got {other:?}"),

@@ -239,3 +239,23 @@ async fn rotated_keys_keep_old_tokens_valid_until_they_expire() {
     c3.jti = uuid_like();
     assert!(retired.verify(&before.sign(&c3).unwrap()).await.is_err());
 }
+
+#[tokio::test]
+async fn admins_are_reminded_once_fourteen_days_before_the_trial_ends() {
+    let s = Sys::new().await;
+    s.approved_company("維他命股份有限公司", "99754141", "ming@vitamin.com.tw").await;
+    let app = &s.running.app;
+    let trial = |s: &Sys| super::portal::mails(s.dir.path()).into_iter().filter(|m| m.1.contains("試用期將於")).collect::<Vec<_>>();
+    assert_eq!(app.notify.remind_trial_ending(app.applications.as_ref(), app.members.as_ref()).await.unwrap(), 0);
+    s.clock.advance(chrono::Duration::days(170)); // about 13 days before the end of month 6
+    assert_eq!(app.notify.remind_trial_ending(app.applications.as_ref(), app.members.as_ref()).await.unwrap(), 1);
+    assert_eq!(app.notify.remind_trial_ending(app.applications.as_ref(), app.members.as_ref()).await.unwrap(), 0, "once");
+    let mails = trial(&s);
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].0, "ming@vitamin.com.tw");
+    assert!(mails[0].2.contains("維他命股份有限公司"));
+    // The scheduled task runs it too (nothing left to send).
+    let out = notify::handle_event(app, serde_json::json!({"task": "review_sla_reminder"})).await.unwrap();
+    assert_eq!(out["trial_reminders"], 0);
+    s.running.stop().await;
+}

@@ -20,7 +20,8 @@ pub async fn handle_event(app: &Arc<App>, payload: serde_json::Value) -> Result<
     match payload.get("task").and_then(|t| t.as_str()) {
         Some("review_sla_reminder") => {
             let sent = app.notify.remind_overdue(app.applications.as_ref()).await?;
-            Ok(serde_json::json!({ "sent": sent }))
+            let trial = app.notify.remind_trial_ending(app.applications.as_ref(), app.members.as_ref()).await?;
+            Ok(serde_json::json!({ "sent": sent, "trial_reminders": trial }))
         }
         _ => Err(AppError::BadRequest("unknown event: expected DynamoDB stream records or {\"task\": \"review_sla_reminder\"}".into())),
     }

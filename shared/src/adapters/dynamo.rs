@@ -329,6 +329,17 @@ impl ApplicationStore for DynamoApplicationStore {
             .expression_attribute_values(":pk", AttributeValue::S(crate::records::PENDING_GSI2PK.into()));
         self.query_applications(query).await
     }
+
+    async fn list_approved(&self) -> AppResult<Vec<Application>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi2")
+            .key_condition_expression("gsi2pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(crate::records::APPROVED_GSI2PK.into()));
+        self.query_applications(query).await
+    }
 }
 
 impl DynamoApplicationStore {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc, Weekday};
 
 use crate::domain::{Application, ApplicationStatus, EmailAddress, ReviewAction};
 use crate::error::{AppError, AppResult};
-use crate::ports::{ApplicationStore, Claim, Clock, Email, Mailer, NotificationLog};
+use crate::ports::{ApplicationStore, Claim, Clock, Email, Mailer, MemberStore, NotificationLog};
 use crate::services::review::ReviewService;
 use crate::web::esc;
 
@@ -15,6 +15,9 @@ use crate::web::esc;
 const CLAIM_LEASE_MINUTES: i64 = 5;
 /// User-supplied values are cut to this many characters in e-mails.
 const MAX_VALUE_CHARS: usize = 200;
+
+/// Admins are reminded this many days before the trial ends.
+pub const TRIAL_REMINDER_DAYS: i64 = 14;
 
 /// Applications pending longer than this many working days are reminded.
 pub const REVIEW_SLA_WORKING_DAYS: i64 = 3;
@@ -179,6 +182,49 @@ impl NotifyService {
     /// The same service sending through another mailer (tests inject failures this way).
     pub fn with_mailer(&self, mailer: Arc<dyn Mailer>) -> Self {
         Self { mailer, ..self.clone() }
+    }
+
+    /// Tells the admins of every approved company whose 6-month trial ends within
+    /// `TRIAL_REMINDER_DAYS` days: once per company. Returns the e-mails sent.
+    pub async fn remind_trial_ending(&self, store: &dyn ApplicationStore, members: &dyn MemberStore) -> AppResult<usize> {
+        let now = self.clock.now();
+        let mut sent = 0;
+        let mut first_error = None;
+        for app in store.list_approved().await? {
+            let approved_at = app.decision.as_ref().map(|d| d.decided_at).unwrap_or(app.submitted_at);
+            let ends = crate::services::sso::SsoService::trial_end(approved_at);
+            if now >= ends || ends - now > chrono::Duration::days(TRIAL_REMINDER_DAYS) {
+                continue;
+            }
+            let admins: Vec<EmailAddress> =
+                members.list(&app.form.tax_id).await?.into_iter().filter(|m| m.profile.is_admin).map(|m| m.profile.email).collect();
+            if admins.is_empty() {
+                continue;
+            }
+            let date = ends.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("offset")).format("%Y/%m/%d");
+            let company = cap(&app.form.company_name);
+            let email = Email {
+                to: admins,
+                subject: format!("【EcoSphere】碳星雲服務試用期將於 {date} 結束"),
+                text: format!(
+                    "您好：\n\n{company} 的碳星雲服務 6 個月試用期將於 {date} 結束，屆時將無法登入碳星雲服務平台。\n\
+                     請於試用期結束前匯出所需的盤查資料與報告；如需繼續使用，歡迎聯絡我們。\n\n{FOOTER_TEXT}"
+                ),
+                html: format!(
+                    "<p>您好：</p><p>{} 的碳星雲服務 6 個月試用期將於 <strong>{date}</strong> 結束，屆時將無法登入碳星雲服務平台。</p>\
+                     <p>請於試用期結束前匯出所需的盤查資料與報告；如需繼續使用，歡迎聯絡我們。</p>{FOOTER_HTML}",
+                    esc(&company)
+                ),
+            };
+            match self.send_once(&format!("trial-ending:{}", app.id), email).await {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(sent), Err)
     }
 
     /// Handles one state change. `Err` means "retry this record later".

@@ -112,6 +112,12 @@ impl ApplicationStore for SqliteApplicationStore {
             .await
     }
 
+    async fn list_approved(&self) -> AppResult<Vec<Application>> {
+        self.db
+            .call(|conn| query_items(conn, "SELECT item FROM applications WHERE status = 'approved' ORDER BY submitted_at, id", []))
+            .await
+    }
+
     async fn list_pending(&self) -> AppResult<Vec<Application>> {
         self.db
             .call(|conn| query_items(conn, "SELECT item FROM applications WHERE status = 'pending' ORDER BY submitted_at, id", []))
