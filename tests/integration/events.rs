@@ -52,6 +52,14 @@ fn expectation(function: &str, file: &str) -> (u16, &'static str) {
         ("review", "get-forged-token.json") => (403, "審核連結無效"),
         ("review", "post-forged-token.json") => (403, "審核連結無效"),
         ("review", "get-malformed-token.json") => (403, "審核連結無效"),
+        ("portal", "get-login.json") => (200, "寄送登入連結"),
+        ("portal", "post-login-unknown-email.json") => (200, "若此 Email"),
+        ("portal", "get-members-without-session.json") => (401, "請先登入"),
+        ("portal", "post-members-cross-site.json") => (403, "其他網站"),
+        ("sso", "get-jwks.json") => (200, "\"kty\":\"OKP\""),
+        ("sso", "post-callback-forged-token.json") => (401, "單一登入失敗"),
+        ("sso", "post-start-without-session.json") => (401, "請先登入"),
+        ("sso", "get-carbon-without-session.json") => (401, "碳星雲服務平台登入"),
         _ => panic!("events/{function}/{file} has no expectation: add one in tests/integration/events.rs"),
     }
 }
@@ -60,6 +68,8 @@ fn router_for(function: &str, app: Arc<App>) -> axum::Router {
     match function {
         "apply" => ecosphere::web::finish(apply::router(app)),
         "review" => ecosphere::web::finish(review::router(app)),
+        "portal" => ecosphere::web::finish(portal::router(app)),
+        "sso" => ecosphere::web::finish(sso::router(app)),
         other => panic!("events/{other}/: no handler known for this function"),
     }
 }
@@ -126,7 +136,7 @@ async fn every_event_through_its_handler_on_the_local_backend() {
     let dir = tempfile::tempdir().unwrap();
     let app = App::from_config(local_config(dir.path())).await.unwrap();
     let seen = push_all(app.clone(), &Mails::Outbox(dir.path().join("outbox"))).await;
-    assert!(seen.len() >= 14);
+    assert!(seen.len() >= 22);
     assert_eq!(app.applications.list_for_company(&"99754141".parse_tax()).await.unwrap().len(), 1);
 }
 

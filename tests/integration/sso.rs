@@ -259,3 +259,38 @@ async fn admins_are_reminded_once_fourteen_days_before_the_trial_ends() {
     assert_eq!(out["trial_reminders"], 0);
     s.running.stop().await;
 }
+
+#[tokio::test]
+async fn approval_sign_in_and_sso_work_with_the_dynamodb_adapters_on_the_emulator() {
+    use super::common::*;
+    let moto = Moto::start();
+    set_aws_env();
+    let sdk = sdk(&moto.url).await;
+    create_resources(&sdk, "sso-flow", "sso-flow-bucket").await;
+    let app = ecosphere::App::from_config(aws_config(&moto.url, "sso-flow", "sso-flow-bucket")).await.unwrap();
+    app.apply.submit(&ecosphere::domain::RawForm(valid_form("己公司", "99754141"))).await.unwrap();
+    let tax = TaxId::parse("99754141").unwrap();
+    let pending = app.applications.list_for_company(&tax).await.unwrap().remove(0);
+    let reviewer = app.config.reviewers[0].clone();
+    let link = app.review.token(&pending, ecosphere::domain::ReviewAction::Approve, &reviewer, chrono::Duration::days(7));
+    app.review.decide(&link, Some("approve"), None).await.unwrap();
+    let members = app.members.list(&tax).await.unwrap();
+    assert_eq!(members.len(), 1, "the applicant became the first member in DynamoDB");
+
+    app.portal.request_login("ming@vitamin.com.tw").await.unwrap();
+    let sent = moto_sent_emails(&moto.url).await;
+    let mail = mail_parser::MessageParser::default().parse(sent.last().unwrap().1.as_bytes()).unwrap();
+    let text = mail.body_text(0).unwrap().into_owned();
+    let secret = text.split("/login/").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(app.portal.login_link_valid(&secret).await.unwrap());
+    let (sid, who) = app.portal.sign_in(&secret).await.unwrap();
+    assert!(app.portal.sign_in(&secret).await.is_err(), "single use in DynamoDB too");
+    assert_eq!(app.portal.session(&sid).await.unwrap().unwrap().member.id, who.member.id);
+
+    let token = app.sso.hand_off(&who.member).await.unwrap().unwrap();
+    let claims = app.sso.verify(&token).await.unwrap();
+    assert_eq!(claims.tax_id, tax);
+    assert!(app.sso.verify(&token).await.is_err(), "jti single use in DynamoDB too");
+    app.portal.sign_out(&sid).await.unwrap();
+    assert!(app.portal.session(&sid).await.unwrap().is_none());
+}
