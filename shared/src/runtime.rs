@@ -4,6 +4,15 @@ use axum::Router;
 
 use crate::app::anyhow_like::Result;
 
+/// The whole `main` of an HTTP function: logs, `App::from_env()`, the function's router
+/// with the shared layers, served under Lambda or locally.
+pub async fn run_http_function(router: fn(std::sync::Arc<crate::App>) -> Router) -> Result<()> {
+    init_tracing();
+    let app = crate::App::from_env().await?;
+    let addr = app.config.addr;
+    serve_http(crate::web::finish(router(app)), addr).await
+}
+
 /// JSON logs under Lambda (CloudWatch), readable text locally. `RUST_LOG` filters.
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;

@@ -1,14 +1,7 @@
 //! The `apply` Lambda function (or, without `AWS_LAMBDA_RUNTIME_API`, a local server
 //! for this function alone).
 
-use ecosphere::runtime::{init_tracing, serve_http};
-use ecosphere::App;
-
 #[tokio::main]
 async fn main() -> Result<(), ecosphere::app::anyhow_like::Error> {
-    init_tracing();
-    let app = App::from_env().await?;
-    let addr = app.config.addr;
-    let router = ecosphere::web::finish(apply::router(app));
-    serve_http(router, addr).await
+    ecosphere::runtime::run_http_function(apply::router).await
 }

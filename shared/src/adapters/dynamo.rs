@@ -320,29 +320,27 @@ impl ApplicationStore for DynamoApplicationStore {
     }
 
     async fn list_pending(&self) -> AppResult<Vec<Application>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi2")
-            .key_condition_expression("gsi2pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(crate::records::PENDING_GSI2PK.into()));
-        self.query_applications(query).await
+        self.list_by_status(crate::records::PENDING_GSI2PK).await
     }
 
     async fn list_approved(&self) -> AppResult<Vec<Application>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi2")
-            .key_condition_expression("gsi2pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(crate::records::APPROVED_GSI2PK.into()));
-        self.query_applications(query).await
+        self.list_by_status(crate::records::APPROVED_GSI2PK).await
     }
 }
 
 impl DynamoApplicationStore {
+    /// Applications of one status, from the sparse index gsi2.
+    async fn list_by_status(&self, gsi2pk: &str) -> AppResult<Vec<Application>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi2")
+            .key_condition_expression("gsi2pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(gsi2pk.into()));
+        self.query_applications(query).await
+    }
+
     async fn query_applications(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
