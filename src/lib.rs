@@ -22,6 +22,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(review::router(app.clone()))
         .merge(portal::router(app.clone()))
         .merge(sso::router(app.clone()))
+        .merge(carbon::router(app.clone()))
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/apply") }));
     if app.local.is_some() {
         router = router.merge(mailbox::router(app.clone()));
@@ -32,12 +33,12 @@ pub fn router(app: Arc<App>) -> Router {
 /// The stream consumers the change feed drives (the Lambda functions subscribed to the
 /// table's stream in `infra/template.yaml`).
 pub fn stream_consumers(app: &Arc<App>) -> Vec<Arc<dyn StreamConsumer>> {
-    vec![Arc::new(notify::NotifyConsumer::new(app.clone()))]
+    vec![Arc::new(notify::NotifyConsumer::new(app.clone())), Arc::new(calculate::CalculateConsumer::new(app.clone()))]
 }
 
 /// The consumer of drop-folder events (the Lambda function on the bucket's notification).
-pub fn object_consumer(_app: &Arc<App>) -> Option<Arc<dyn ObjectConsumer>> {
-    None
+pub fn object_consumer(app: &Arc<App>) -> Option<Arc<dyn ObjectConsumer>> {
+    Some(Arc::new(ingest::IngestConsumer::new(app.clone())))
 }
 
 /// A running local system.
@@ -124,6 +125,16 @@ pub async fn start_with_clock(mut config: Config, clock: Arc<dyn ecosphere::port
                     _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
                     _ = stop.wait_for(|s| *s) => break,
                 }
+            }
+        });
+
+        // Results computed with another version of the factor library are restated.
+        let restate_app = app.clone();
+        tasks.spawn(async move {
+            match restate_app.calculate.restate_all().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(activities = n, "emission lines restated with the current factor library"),
+                Err(e) => tracing::warn!(error = %e, "restatement failed"),
             }
         });
 

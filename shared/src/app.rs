@@ -17,6 +17,10 @@ use crate::services::sso::{SsoKey, SsoService};
 use crate::services::apply::ApplyService;
 use crate::services::notify::NotifyService;
 use crate::services::review::ReviewService;
+use crate::services::ingest::IngestService;
+use crate::services::calculate::CalculateService;
+use crate::ports::{ActivityStore, TextExtractor};
+use crate::factors::FactorLibrary;
 
 /// Where local mode keeps its data.
 #[derive(Clone)]
@@ -65,6 +69,10 @@ pub struct App {
     pub notify: NotifyService,
     pub portal: PortalService,
     pub sso: SsoService,
+    pub activities: Arc<dyn ActivityStore>,
+    pub extractor: Arc<dyn TextExtractor>,
+    pub ingest: IngestService,
+    pub calculate: CalculateService,
 }
 
 /// The local SSO keys: generated once into the data dir (one `kid:seed` a line).
@@ -180,7 +188,52 @@ impl App {
             _ => config.sso_keys.iter().map(|k| SsoKey::parse(k)).collect::<Result<Vec<_>, _>>().map_err(AppError::internal)?,
         };
         let sso = SsoService::new(sso_keys, &config.public_url, applications.clone(), tokens.clone(), clock.clone());
-        Ok(Arc::new(Self { config, clock, applications, blobs, mailer, notifications, members, tokens, local, apply, review, notify, portal, sso }))
+        let (activities, extractor): (Arc<dyn ActivityStore>, Arc<dyn TextExtractor>) = match &config.backend {
+            Backend::Local { .. } => {
+                let db = local.as_ref().map(|p| p.db.clone()).ok_or_else(|| AppError::internal("local parts missing"))?;
+                let extractor: Arc<dyn TextExtractor> = match (config.ocr, adapters::tesseract::TesseractTextExtractor::detect()) {
+                    (crate::config::OcrChoice::None, _) | (crate::config::OcrChoice::Auto, None) => Arc::new(adapters::tesseract::NoOcrTextExtractor),
+                    (_, Some(t)) => Arc::new(t),
+                    (crate::config::OcrChoice::Tesseract, None) => {
+                        return Err(AppError::internal("APP_OCR=tesseract but tesseract with chi_tra is not installed"))
+                    }
+                };
+                (Arc::new(adapters::SqliteActivityStore::new(db)), extractor)
+            }
+            Backend::Aws { table, bucket, endpoint_url, .. } => {
+                let sdk = adapters::aws::sdk_config(endpoint_url.as_deref()).await;
+                (
+                    Arc::new(adapters::DynamoActivityStore::from_sdk(&sdk, table.clone())),
+                    Arc::new(adapters::textract::TextractTextExtractor::from_conf(&sdk, bucket.clone())),
+                )
+            }
+        };
+        let mut library = FactorLibrary::builtin().map_err(|e| AppError::internal(format!("factor library: {e}")))?;
+        if let Some(dir) = &config.factors_dir {
+            library = library.with_extra_dir(dir).map_err(|e| AppError::internal(format!("factor library {}: {e}", dir.display())))?;
+        }
+        let ingest = IngestService::new(activities.clone(), blobs.clone(), extractor.clone(), clock.clone());
+        let calculate = CalculateService::new(activities.clone(), Arc::new(library), clock.clone());
+        Ok(Arc::new(Self {
+            config,
+            clock,
+            applications,
+            blobs,
+            mailer,
+            notifications,
+            members,
+            tokens,
+            local,
+            apply,
+            review,
+            notify,
+            portal,
+            sso,
+            activities,
+            extractor,
+            ingest,
+            calculate,
+        }))
     }
 
     pub async fn from_env() -> anyhow_like::Result<Arc<Self>> {

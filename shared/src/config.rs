@@ -66,6 +66,17 @@ pub struct Config {
     pub sso_keys: Vec<String>,
     /// How long review links stay valid (`APP_REVIEW_LINK_TTL_HOURS`, default 7 days).
     pub review_link_ttl: chrono::Duration,
+    /// Extra or newer emission-factor files (`APP_FACTORS_DIR`), loaded over the built-in library.
+    pub factors_dir: Option<PathBuf>,
+    /// Local OCR engine: `auto` (Tesseract when installed), `tesseract`, or `none` (`APP_OCR`).
+    pub ocr: OcrChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OcrChoice {
+    Auto,
+    Tesseract,
+    None,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +160,13 @@ impl Config {
             review_secrets,
             sso_keys,
             review_link_ttl: chrono::Duration::hours(ttl_hours),
+            factors_dir: var("APP_FACTORS_DIR").map(PathBuf::from),
+            ocr: match var("APP_OCR").as_deref().unwrap_or("auto") {
+                "auto" => OcrChoice::Auto,
+                "tesseract" => OcrChoice::Tesseract,
+                "none" => OcrChoice::None,
+                other => return Err(ConfigError(format!("APP_OCR must be `auto`, `tesseract` or `none`, not `{other}`"))),
+            },
         })
     }
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::inventory::{Activity, EmissionRecord, FileRecord, Restatement};
+use crate::domain::{ExtractedDocument, FileType};
 use crate::domain::{Application, ApplicationId, Decision, EmailAddress, IdempotencyKey, Member, MemberAudit, MemberId, MemberProfile, TaxId};
 use crate::error::AppResult;
 
@@ -105,6 +107,80 @@ pub trait NotificationLog: Send + Sync {
     async fn mark_sent(&self, key: &str, message_id: &str, now: DateTime<Utc>) -> AppResult<()>;
     /// Gives a claim back after a failed send, so a retry can send.
     async fn release(&self, key: &str) -> AppResult<()>;
+}
+
+/// How a dropped file was claimed for processing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileClaim {
+    /// This caller processes it.
+    Claimed,
+    /// This key and version was processed before: do nothing (a redelivered event).
+    AlreadyDone(FileRecord),
+    /// Another delivery is processing it right now.
+    InProgress,
+}
+
+/// Stores the inventory: dropped files, activity records and emission lines, all scoped
+/// by the company's 統一編號. Every change to an activity is a change on the table's
+/// stream (the calculate function listens).
+#[async_trait]
+pub trait ActivityStore: Send + Sync {
+    /// Claims `file` (key + version) for processing; a claim older than `lease` is taken over.
+    async fn claim_file(&self, file: &FileRecord, now: DateTime<Utc>, lease: chrono::Duration) -> AppResult<FileClaim>;
+    /// Stores a file's outcome and its activities in one atomic write. An activity whose
+    /// dedupe key is already held by another counted activity of the company is stored as
+    /// a `Duplicate` of it. Returns the activities as stored.
+    async fn finish_file(&self, file: &FileRecord, activities: Vec<Activity>) -> AppResult<Vec<Activity>>;
+    async fn list_files(&self, tax_id: &TaxId) -> AppResult<Vec<FileRecord>>;
+    /// A company's activities, optionally only those whose period touches `year`.
+    async fn list_activities(&self, tax_id: &TaxId, year: Option<i32>) -> AppResult<Vec<Activity>>;
+    async fn get_activity(&self, tax_id: &TaxId, id: &str) -> AppResult<Option<Activity>>;
+    /// A person's correction or confirmation, only if the stored version is still
+    /// `expected_version` (`Conflict` otherwise). Dedupe is applied again.
+    async fn update_activity(&self, activity: &Activity, expected_version: u32) -> AppResult<Activity>;
+    /// Replaces an activity's emission lines (recalculation never adds), recording a
+    /// restatement when the total changed under a different factor library.
+    async fn replace_emissions(&self, tax_id: &TaxId, activity_id: &str, lines: Vec<EmissionRecord>, now: DateTime<Utc>) -> AppResult<()>;
+    async fn list_emissions(&self, tax_id: &TaxId, year: Option<i32>) -> AppResult<Vec<EmissionRecord>>;
+    async fn list_restatements(&self, tax_id: &TaxId) -> AppResult<Vec<Restatement>>;
+    /// Companies with activities (for restating after a factor change).
+    async fn companies(&self) -> AppResult<Vec<TaxId>>;
+}
+
+/// A stored file to read into text.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentInput<'a> {
+    /// Where the file is in the blob store (the S3 key on AWS).
+    pub key: &'a BlobKey,
+    /// The object's version (S3 version id or etag; a content hash locally): with the
+    /// key it makes retries idempotent (Textract `ClientRequestToken`).
+    pub version: &'a str,
+    pub bytes: &'a [u8],
+    pub file_type: FileType,
+}
+
+/// Why a file could not be read into text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    /// No OCR engine is installed or configured for this kind of file (zh-TW reason).
+    #[error("{0}")]
+    NoEngine(String),
+    /// This file cannot be read (corrupt, encrypted, refused by the engine): a
+    /// per-file failure with a zh-TW reason; retrying will not help.
+    #[error("{0}")]
+    Unreadable(String),
+    /// The engine may work on retry (throttling, network, job still running).
+    #[error("{0}")]
+    Retryable(String),
+}
+
+/// Reads a document (image or PDF) into lines of text with confidences: Amazon Textract
+/// on AWS, Tesseract and the PDF text layer on one machine.
+#[async_trait]
+pub trait TextExtractor: Send + Sync {
+    /// A short name for status pages and logs (`textract`, `tesseract`).
+    fn name(&self) -> &'static str;
+    async fn extract(&self, doc: &DocumentInput<'_>) -> Result<ExtractedDocument, ExtractError>;
 }
 
 /// Stores files (bills, evidence images, reports) by key.

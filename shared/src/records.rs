@@ -91,6 +91,52 @@ pub fn application_from_image(image: &serde_dynamo::Item) -> Option<Result<Appli
     )
 }
 
+pub const ENTITY_ACTIVITY: &str = "activity";
+pub const ENTITY_FILE: &str = "file";
+pub const ENTITY_EMISSION: &str = "emission";
+
+/// `COMPANY#{tax}` / `ACTIVITY#{id}`: an activity record.
+pub fn activity_sk(id: &str) -> String {
+    format!("ACTIVITY#{id}")
+}
+/// `COMPANY#{tax}` / `FILE#{key}#{version}`: a dropped file.
+pub fn file_sk(key: &str, version: &str) -> String {
+    format!("FILE#{key}#{version}")
+}
+/// `COMPANY#{tax}` / `EMISSION#{activity}#{month}`: an emission line.
+pub fn emission_sk(activity_id: &str, month: &str) -> String {
+    format!("EMISSION#{activity_id}#{month}")
+}
+/// `COMPANY#{tax}` / `DEDUPE#{key}`: who holds a bill's dedupe key.
+pub fn dedupe_sk(key: &str) -> String {
+    format!("DEDUPE#{key}")
+}
+
+/// An activity as stored (and as seen on the stream).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    #[serde(flatten)]
+    pub activity: crate::domain::inventory::Activity,
+}
+
+impl From<&crate::domain::inventory::Activity> for ActivityItem {
+    fn from(a: &crate::domain::inventory::Activity) -> Self {
+        Self { pk: format!("COMPANY#{}", a.tax_id), sk: activity_sk(&a.id), entity: ENTITY_ACTIVITY.into(), activity: a.clone() }
+    }
+}
+
+/// Decodes a stream image into an activity, if it is one.
+pub fn activity_from_image(image: &serde_dynamo::Item) -> Option<Result<crate::domain::inventory::Activity, String>> {
+    match image.get("entity") {
+        Some(serde_dynamo::AttributeValue::S(e)) if e == ENTITY_ACTIVITY => {}
+        _ => return None,
+    }
+    Some(serde_dynamo::from_item::<_, ActivityItem>(image.clone()).map(|i| i.activity).map_err(|e| e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

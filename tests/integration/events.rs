@@ -59,7 +59,7 @@ fn expectation(function: &str, file: &str) -> (u16, &'static str) {
         ("sso", "get-jwks.json") => (200, "\"kty\":\"OKP\""),
         ("sso", "post-callback-forged-token.json") => (401, "單一登入失敗"),
         ("sso", "post-start-without-session.json") => (401, "請先登入"),
-        ("sso", "get-carbon-without-session.json") => (401, "碳星雲服務平台登入"),
+        ("carbon", "get-carbon-without-session.json") => (401, "碳星雲服務平台登入"),
         _ => panic!("events/{function}/{file} has no expectation: add one in tests/integration/events.rs"),
     }
 }
@@ -70,6 +70,7 @@ fn router_for(function: &str, app: Arc<App>) -> axum::Router {
         "review" => ecosphere::web::finish(review::router(app)),
         "portal" => ecosphere::web::finish(portal::router(app)),
         "sso" => ecosphere::web::finish(sso::router(app)),
+        "carbon" => ecosphere::web::finish(carbon::router(app)),
         other => panic!("events/{other}/: no handler known for this function"),
     }
 }

@@ -7,7 +7,7 @@
 //! - `GET /.well-known/jwks.json`: the public keys.
 //! - `POST /sso/callback`: a valid token → 303 into the platform with a session
 //!   cookie; anything else → 401 and no session.
-//! - `GET /carbon`: the carbon platform's entry page (needs the carbon session).
+//! The carbon platform's pages (`/carbon…`) are the `carbon` function's.
 
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use ecosphere::error::AppError;
 use ecosphere::services::portal::{new_secret, secret_key};
 use ecosphere::services::sso::{Refusal, SsoClaims};
-use ecosphere::web::{esc, html, wants_json, Form};
+use ecosphere::web::{esc, html, Form};
 use ecosphere::App;
 
 pub const CARBON_COOKIE: &str = "ecosphere_carbon";
@@ -31,7 +31,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/sso/start", post(start))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/sso/callback", post(callback))
-        .route("/carbon", get(carbon_home))
         .with_state(app)
 }
 
@@ -111,20 +110,4 @@ pub async fn carbon_session(app: &App, headers: &HeaderMap) -> Result<SsoClaims,
     let sid = portal::cookie_value(headers, CARBON_COOKIE).ok_or_else(unauthorized)?;
     let data = app.tokens.get(CARBON_SESSION, &secret_key(&sid), app.clock.now()).await?.ok_or_else(unauthorized)?;
     serde_json::from_str(&data).map_err(AppError::internal)
-}
-
-async fn carbon_home(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, AppError> {
-    let who = carbon_session(&app, &headers).await?;
-    if wants_json(&headers) {
-        return Ok(Json(serde_json::json!({ "member": who.sub, "tax_id": who.tax_id, "name": who.name, "roles": who.roles })).into_response());
-    }
-    Ok(html(
-        StatusCode::OK,
-        "碳星雲服務平台",
-        &format!(
-            "<h1>碳星雲服務平台</h1><p>歡迎，{}（公司統編 {}）。</p><p class=\"notice\">帳單上傳、碳排放計算與碳管理報告將在此提供。</p>",
-            esc(&who.name),
-            esc(who.tax_id.as_str())
-        ),
-    ))
 }

@@ -4,17 +4,21 @@
 pub mod aws;
 pub mod drop;
 pub mod dynamo;
+pub mod dynamo_activities;
 pub mod dynamo_members;
 pub mod folder;
 pub mod outbox;
 pub mod s3;
 pub mod ses;
 pub mod sqlite;
+pub mod tesseract;
+pub mod textract;
 
 pub use dynamo::{DynamoApplicationStore, DynamoNotificationLog, DynamoTokenStore};
+pub use dynamo_activities::DynamoActivityStore;
 pub use dynamo_members::DynamoMemberStore;
 pub use folder::FolderBlobStore;
 pub use outbox::OutboxMailer;
 pub use s3::S3BlobStore;
 pub use ses::SesMailer;
-pub use sqlite::{SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog, SqliteTokenStore};
+pub use sqlite::{SqliteActivityStore, SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog, SqliteTokenStore};

@@ -1,11 +1,14 @@
 //! The domain: validated values and the application lifecycle. No I/O here.
 
+pub mod activity;
 pub mod application;
 pub mod email;
+pub mod inventory;
 pub mod member;
 pub mod review;
 pub mod tax_id;
 
+pub use activity::{ActivityCandidate, ActivityKind, ExtractedDocument, ExtractedPage, ExtractionMethod, Field, FileType, TextLine, Unit};
 pub use application::*;
 pub use email::{CompanyEmail, EmailAddress, EmailError, FreeMailDomains};
 pub use tax_id::{TaxId, TaxIdError};

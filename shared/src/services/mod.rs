@@ -1,6 +1,9 @@
 //! Use cases. They speak in domain types and ports, never in HTTP or SDK types.
 
 pub mod apply;
+pub mod calculate;
+pub mod ingest;
+pub mod inventory;
 pub mod members;
 pub mod notify;
 pub mod portal;

@@ -2,12 +2,14 @@
 //! written to `change_log` in the same transaction, and `feed` turns that log into
 //! DynamoDB-stream events for the stream consumers.
 
+mod activity_store;
 mod application_store;
 pub mod feed;
 mod member_store;
 mod notification_log;
 mod token_store;
 
+pub use activity_store::SqliteActivityStore;
 pub use application_store::SqliteApplicationStore;
 pub use member_store::SqliteMemberStore;
 pub use notification_log::SqliteNotificationLog;
@@ -143,6 +145,44 @@ const MIGRATIONS: &[&str] = &[
         data        TEXT NOT NULL,
         expires_at  TEXT NOT NULL,
         PRIMARY KEY (kind, key)
+    ) STRICT;
+    "#,
+    // 6: the inventory: dropped files, activity records, emission lines, restatements.
+    r#"
+    CREATE TABLE ingest_files (
+        key         TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        tax_id      TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        claimed_at  TEXT NOT NULL,
+        item        TEXT NOT NULL,
+        PRIMARY KEY (key, version)
+    ) STRICT;
+    CREATE INDEX ingest_files_by_company ON ingest_files (tax_id);
+    CREATE TABLE activities (
+        id          TEXT PRIMARY KEY,
+        tax_id      TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        dedupe_key  TEXT,
+        item        TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX activities_by_company ON activities (tax_id);
+    -- The same bill counts once: at most one counted activity per company and dedupe key.
+    CREATE UNIQUE INDEX activities_counted_once ON activities (tax_id, dedupe_key)
+        WHERE status = 'accepted' AND dedupe_key IS NOT NULL;
+    CREATE TABLE emissions (
+        activity_id  TEXT NOT NULL,
+        month        TEXT NOT NULL,
+        tax_id       TEXT NOT NULL,
+        year         INTEGER NOT NULL,
+        item         TEXT NOT NULL,
+        PRIMARY KEY (activity_id, month)
+    ) STRICT;
+    CREATE INDEX emissions_by_company ON emissions (tax_id, year);
+    CREATE TABLE restatements (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        tax_id  TEXT NOT NULL,
+        item    TEXT NOT NULL
     ) STRICT;
     "#,
 ];

@@ -1,0 +1,18 @@
+//! The `calculate` Lambda function: activity stream batches in, partial batch failures
+//! out; and `{"task": "restate"}` after a factor is published.
+
+use ecosphere::runtime::init_tracing;
+use ecosphere::App;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let app = App::from_env().await?;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        calculate::handle_event(app, event.payload).await.map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}

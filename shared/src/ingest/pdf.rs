@@ -1,0 +1,645 @@
+//! The text layer of a PDF, page by page. A page without text (a scan) gives an empty
+//! string, so the caller knows to OCR it.
+//!
+//! Text comes from `pdf-extract` (run under `catch_unwind`: it panics on fonts it does
+//! not support), with a small reader of our own as the fallback: it walks the page's
+//! content stream and maps the shown strings through the font's `ToUnicode` CMap, or
+//! as UTF-16 for the predefined `Uni*-UCS2-*` / `Uni*-UTF16-*` CMaps (common in
+//! Taiwanese e-bills using `MSung-Light` / `MHei-Medium` without embedding a font).
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pdf_extract::content::Content;
+use pdf_extract::{Dictionary, Document, Object, ObjectId};
+
+/// The most pages a dropped PDF may have.
+pub const MAX_PDF_PAGES: usize = 50;
+
+/// Why a PDF could not be read (zh-TW reasons).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PdfError {
+    /// Not a readable PDF (corrupt, truncated, no pages).
+    #[error("{0}")]
+    Unreadable(String),
+    /// Password-protected or encrypted.
+    #[error("{0}")]
+    Encrypted(String),
+    /// More pages than `MAX_PDF_PAGES`.
+    #[error("{0}")]
+    TooManyPages(String),
+}
+
+/// One page: its text layer (empty for a scan) and its size in points (1/72 inch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PdfPage {
+    pub text: String,
+    pub width_pt: f32,
+    pub height_pt: f32,
+}
+
+/// The text layer of each page (an empty string for a page with no text).
+pub fn text_pages(bytes: &[u8]) -> Result<Vec<String>, PdfError> {
+    Ok(pages(bytes)?.into_iter().map(|p| p.text).collect())
+}
+
+/// The number of pages (refused above `MAX_PDF_PAGES` like `text_pages`).
+pub fn page_count(bytes: &[u8]) -> Result<usize, PdfError> {
+    let doc = load(bytes)?;
+    Ok(doc.get_pages().len())
+}
+
+/// Each page's text layer and size.
+pub fn pages(bytes: &[u8]) -> Result<Vec<PdfPage>, PdfError> {
+    let doc = load(bytes)?;
+    let pages = doc.get_pages();
+    let mut out = Vec::with_capacity(pages.len());
+    for (&number, &id) in &pages {
+        let text = page_text(&doc, number, id);
+        let (width_pt, height_pt) = page_size(&doc, id);
+        out.push(PdfPage { text, width_pt, height_pt });
+    }
+    Ok(out)
+}
+
+fn unreadable() -> PdfError {
+    PdfError::Unreadable("PDF 檔無法讀取（格式錯誤或檔案已損毀），請重新下載或另存為 PDF 後再上傳".into())
+}
+
+fn load(bytes: &[u8]) -> Result<Document, PdfError> {
+    let doc = catch_unwind(|| Document::load_mem(bytes))
+        .map_err(|_| unreadable())?
+        .map_err(|e| {
+            if matches!(e, pdf_extract::Error::Decryption(_)) {
+                encrypted()
+            } else {
+                unreadable()
+            }
+        })?;
+    if doc.is_encrypted() || doc.was_encrypted() {
+        return Err(encrypted());
+    }
+    let n = doc.get_pages().len();
+    if n == 0 {
+        return Err(PdfError::Unreadable("PDF 檔沒有任何頁面".into()));
+    }
+    if n > MAX_PDF_PAGES {
+        return Err(PdfError::TooManyPages(format!(
+            "PDF 共 {n} 頁，超過上限 {MAX_PDF_PAGES} 頁，請分成多個檔案上傳"
+        )));
+    }
+    Ok(doc)
+}
+
+fn encrypted() -> PdfError {
+    PdfError::Encrypted("PDF 檔有密碼保護或加密，無法讀取：請移除密碼後再上傳".into())
+}
+
+/// The page's text: pdf-extract when it supports every font of the page, else (or when
+/// it fails or finds nothing) our own reader. Never panics.
+fn page_text(doc: &Document, number: u32, id: ObjectId) -> String {
+    let fonts = page_fonts(doc, id);
+    let supported = fonts.values().all(|f| pdf_extract_supports(doc, f));
+    if supported {
+        let got = catch_unwind(AssertUnwindSafe(|| {
+            let mut s = String::new();
+            let mut out = pdf_extract::PlainTextOutput::new(&mut s);
+            pdf_extract::output_doc_page(doc, &mut out, number).map(|_| s)
+        }));
+        if let Ok(Ok(text)) = got {
+            let text = tidy(&text);
+            if !text.is_empty() {
+                return text;
+            }
+        }
+    }
+    catch_unwind(AssertUnwindSafe(|| own_page_text(doc, id, &fonts)))
+        .map(|t| tidy(&t))
+        .unwrap_or_default()
+}
+
+/// Trims each line, drops blank lines.
+fn tidy(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+}
+
+fn page_fonts(doc: &Document, id: ObjectId) -> HashMap<Vec<u8>, Dictionary> {
+    doc.get_page_fonts(id)
+        .map(|m| m.into_iter().map(|(k, v)| (k, v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// pdf-extract panics on Type0 fonts whose encoding is a predefined CMap other than
+/// Identity-H/V, and on `ToUnicode` names.
+fn pdf_extract_supports(doc: &Document, font: &Dictionary) -> bool {
+    if name_of(doc, font, b"Subtype").as_deref() != Some(b"Type0".as_slice()) {
+        return true;
+    }
+    let encoding_ok = match deref(doc, font.get(b"Encoding").ok()) {
+        Some(Object::Name(n)) => n == b"Identity-H" || n == b"Identity-V",
+        Some(Object::Stream(_)) => true,
+        _ => false,
+    };
+    let to_unicode_ok = !matches!(deref(doc, font.get(b"ToUnicode").ok()), Some(Object::Name(_)));
+    encoding_ok && to_unicode_ok
+}
+
+fn deref<'a>(doc: &'a Document, o: Option<&'a Object>) -> Option<&'a Object> {
+    let o = o?;
+    doc.dereference(o).ok().map(|(_, o)| o)
+}
+
+fn name_of(doc: &Document, dict: &Dictionary, key: &[u8]) -> Option<Vec<u8>> {
+    deref(doc, dict.get(key).ok()).and_then(|o| o.as_name().ok()).map(<[u8]>::to_vec)
+}
+
+/// MediaBox (inherited from the page tree), defaulting to A4.
+fn page_size(doc: &Document, id: ObjectId) -> (f32, f32) {
+    let mut node = doc.get_dictionary(id).ok();
+    for _ in 0..32 {
+        let Some(dict) = node else { break };
+        if let Some(Object::Array(a)) = deref(doc, dict.get(b"MediaBox").ok()) {
+            let n: Vec<f32> = a.iter().filter_map(|o| deref(doc, Some(o)).and_then(|o| o.as_float().ok())).collect();
+            if n.len() == 4 {
+                return ((n[2] - n[0]).abs(), (n[3] - n[1]).abs());
+            }
+        }
+        node = dict.get(b"Parent").and_then(Object::as_reference).ok().and_then(|p| doc.get_dictionary(p).ok());
+    }
+    (595.0, 842.0)
+}
+
+/// How a font's shown strings turn into text.
+enum Decoder {
+    /// A `ToUnicode` CMap.
+    CMap(ToUnicode),
+    /// Predefined `Uni*-UCS2-*` / `Uni*-UTF16-*` encodings: the codes are UTF-16BE.
+    Utf16,
+    /// A simple font: one byte per character (Latin-1 approximation of WinAnsi).
+    Bytes,
+    /// A composite font we cannot map (Identity without ToUnicode).
+    Unknown,
+}
+
+fn decoder_for(doc: &Document, font: &Dictionary) -> Decoder {
+    if let Some(Object::Stream(s)) = deref(doc, font.get(b"ToUnicode").ok()) {
+        let data = s.decompressed_content().unwrap_or_else(|_| s.content.clone());
+        let map = ToUnicode::parse(&data);
+        if !map.map.is_empty() {
+            return Decoder::CMap(map);
+        }
+    }
+    if name_of(doc, font, b"Subtype").as_deref() == Some(b"Type0".as_slice()) {
+        match name_of(doc, font, b"Encoding") {
+            Some(n) if is_unicode_cmap(&n) => Decoder::Utf16,
+            _ => Decoder::Unknown,
+        }
+    } else {
+        Decoder::Bytes
+    }
+}
+
+fn is_unicode_cmap(name: &[u8]) -> bool {
+    let n = String::from_utf8_lossy(name);
+    n.starts_with("Uni") && (n.contains("-UCS2-") || n.contains("-UTF16-"))
+}
+
+impl Decoder {
+    fn decode(&self, bytes: &[u8], out: &mut String) {
+        match self {
+            Self::CMap(m) => m.decode(bytes, out),
+            Self::Utf16 => {
+                let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+                out.extend(char::decode_utf16(units).map(|r| r.unwrap_or('\u{FFFD}')));
+            }
+            Self::Bytes => out.extend(bytes.iter().map(|&b| b as char)),
+            Self::Unknown => {}
+        }
+    }
+}
+
+/// A parsed `ToUnicode` CMap: codespace ranges and code → text.
+#[derive(Debug, Default)]
+struct ToUnicode {
+    codespace: Vec<(Vec<u8>, Vec<u8>)>,
+    map: HashMap<(usize, u32), String>,
+}
+
+impl ToUnicode {
+    fn parse(data: &[u8]) -> Self {
+        let tokens = cmap_tokens(data);
+        let mut cm = ToUnicode::default();
+        let mut i = 0;
+        while i < tokens.len() {
+            match &tokens[i] {
+                Tok::Kw(k) if k == "begincodespacerange" => {
+                    i += 1;
+                    while let (Some(Tok::Hex(lo)), Some(Tok::Hex(hi))) = (tokens.get(i), tokens.get(i + 1)) {
+                        cm.codespace.push((lo.clone(), hi.clone()));
+                        i += 2;
+                    }
+                }
+                Tok::Kw(k) if k == "beginbfchar" => {
+                    i += 1;
+                    while let (Some(Tok::Hex(src)), Some(Tok::Hex(dst))) = (tokens.get(i), tokens.get(i + 1)) {
+                        cm.insert(src, utf16_text(dst));
+                        i += 2;
+                    }
+                }
+                Tok::Kw(k) if k == "beginbfrange" => {
+                    i += 1;
+                    loop {
+                        let (Some(Tok::Hex(lo)), Some(Tok::Hex(hi))) = (tokens.get(i), tokens.get(i + 1)) else { break };
+                        let (lo_n, hi_n) = (code_value(lo), code_value(hi));
+                        // Guard against absurd ranges in hostile files.
+                        let count = hi_n.saturating_sub(lo_n).min(0xFFFF);
+                        match tokens.get(i + 2) {
+                            Some(Tok::Hex(dst)) => {
+                                let mut units: Vec<u16> =
+                                    dst.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
+                                for k in 0..=count {
+                                    cm.map.insert((lo.len(), lo_n + k), String::from_utf16_lossy(&units));
+                                    if let Some(last) = units.last_mut() {
+                                        *last = last.wrapping_add(1);
+                                    }
+                                }
+                                i += 3;
+                            }
+                            Some(Tok::ArrayStart) => {
+                                let mut j = i + 3;
+                                let mut k = 0;
+                                while let Some(Tok::Hex(dst)) = tokens.get(j) {
+                                    if k <= count {
+                                        cm.map.insert((lo.len(), lo_n + k), utf16_text(dst));
+                                    }
+                                    k += 1;
+                                    j += 1;
+                                }
+                                i = j + 1; // past ']'
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+                _ => i += 1,
+            }
+        }
+        cm
+    }
+
+    fn insert(&mut self, src: &[u8], text: String) {
+        self.map.insert((src.len(), code_value(src)), text);
+    }
+
+    /// The code length at `bytes[0..]`: from the codespace ranges, else the lengths used
+    /// in the map, shortest first.
+    fn code_len(&self, bytes: &[u8]) -> usize {
+        for (lo, hi) in &self.codespace {
+            let n = lo.len();
+            if n > 0 && bytes.len() >= n && (0..n).all(|k| bytes[k] >= lo[k] && bytes[k] <= *hi.get(k).unwrap_or(&0xFF)) {
+                return n;
+            }
+        }
+        let mut lens: Vec<usize> = self.map.keys().map(|(l, _)| *l).collect();
+        lens.sort_unstable();
+        lens.dedup();
+        lens.into_iter()
+            .find(|&n| bytes.len() >= n && self.map.contains_key(&(n, code_value(&bytes[..n]))))
+            .unwrap_or(1)
+    }
+
+    fn decode(&self, bytes: &[u8], out: &mut String) {
+        let mut i = 0;
+        while i < bytes.len() {
+            let n = self.code_len(&bytes[i..]).clamp(1, 4).min(bytes.len() - i);
+            if let Some(t) = self.map.get(&(n, code_value(&bytes[i..i + n]))) {
+                out.push_str(t);
+            }
+            i += n;
+        }
+    }
+}
+
+fn code_value(b: &[u8]) -> u32 {
+    b.iter().take(4).fold(0u32, |acc, &x| (acc << 8) | x as u32)
+}
+
+fn utf16_text(b: &[u8]) -> String {
+    let units: Vec<u16> = b.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
+    String::from_utf16_lossy(&units)
+}
+
+#[derive(Debug, PartialEq)]
+enum Tok {
+    Hex(Vec<u8>),
+    Kw(String),
+    ArrayStart,
+    Other,
+}
+
+/// Tokens of a CMap program: hex strings, keywords, `[`; everything else is `Other`.
+fn cmap_tokens(data: &[u8]) -> Vec<Tok> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        let c = data[i];
+        match c {
+            b'%' => {
+                while i < data.len() && data[i] != b'\n' && data[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'<' if data.get(i + 1) != Some(&b'<') => {
+                let start = i + 1;
+                let end = data[start..].iter().position(|&b| b == b'>').map_or(data.len(), |p| start + p);
+                let digits: Vec<u8> = data[start..end].iter().copied().filter(u8::is_ascii_hexdigit).collect();
+                let bytes = digits
+                    .chunks(2)
+                    .map(|p| {
+                        let hi = (p[0] as char).to_digit(16).unwrap_or(0) as u8;
+                        let lo = p.get(1).and_then(|&d| (d as char).to_digit(16)).unwrap_or(0) as u8;
+                        (hi << 4) | lo
+                    })
+                    .collect();
+                out.push(Tok::Hex(bytes));
+                i = end + 1;
+            }
+            b'[' => {
+                out.push(Tok::ArrayStart);
+                i += 1;
+            }
+            c if c.is_ascii_alphabetic() => {
+                let start = i;
+                while i < data.len() && data[i].is_ascii_alphanumeric() {
+                    i += 1;
+                }
+                out.push(Tok::Kw(String::from_utf8_lossy(&data[start..i]).into_owned()));
+            }
+            c if c.is_ascii_whitespace() => i += 1,
+            _ => {
+                out.push(Tok::Other);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Walks the content stream: a new line whenever the text position moves vertically,
+/// a space when it moves right on the same line or a `TJ` kerning gap is wide.
+fn own_page_text(doc: &Document, id: ObjectId, fonts: &HashMap<Vec<u8>, Dictionary>) -> String {
+    let Ok(data) = doc.get_page_content(id) else { return String::new() };
+    let Ok(content) = Content::decode(&data) else { return String::new() };
+    let decoders: HashMap<&Vec<u8>, Decoder> = fonts.iter().map(|(k, f)| (k, decoder_for(doc, f))).collect();
+    let mut text = String::new();
+    let mut current: Option<&Decoder> = None;
+    let mut y: Option<f32> = None;
+    let num = |o: &Object| o.as_float().ok();
+    let newline = |text: &mut String| {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+    };
+    let space = |text: &mut String| {
+        if !text.is_empty() && !text.ends_with('\n') && !text.ends_with(' ') {
+            text.push(' ');
+        }
+    };
+    for op in &content.operations {
+        let args = &op.operands;
+        match op.operator.as_str() {
+            "BT" => y = None,
+            "Tf" => {
+                current = args.first().and_then(|o| o.as_name().ok()).and_then(|n| decoders.get(&n.to_vec()));
+            }
+            "Td" | "TD" => {
+                let (dx, dy) = (args.first().and_then(num).unwrap_or(0.0), args.get(1).and_then(num).unwrap_or(0.0));
+                if dy.abs() > 0.01 {
+                    newline(&mut text);
+                    y = Some(y.unwrap_or(0.0) + dy);
+                } else if dx > 0.0 {
+                    space(&mut text);
+                }
+            }
+            "Tm" => {
+                let ny = args.get(5).and_then(num);
+                if let (Some(old), Some(new)) = (y, ny) {
+                    if (old - new).abs() > 0.01 {
+                        newline(&mut text);
+                    } else {
+                        space(&mut text);
+                    }
+                } else if ny.is_some() {
+                    newline(&mut text);
+                }
+                y = ny;
+            }
+            "T*" => newline(&mut text),
+            "Tj" | "'" | "\"" => {
+                if op.operator != "Tj" {
+                    newline(&mut text);
+                }
+                if let (Some(d), Some(Object::String(s, _))) = (current, args.last()) {
+                    d.decode(s, &mut text);
+                }
+            }
+            "TJ" => {
+                if let (Some(d), Some(Object::Array(items))) = (current, args.first()) {
+                    for item in items {
+                        match item {
+                            Object::String(s, _) => d.decode(s, &mut text),
+                            o => {
+                                if num(o).is_some_and(|n| n < -200.0) {
+                                    space(&mut text);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    text
+}
+
+/// Hand-written PDFs for tests (here and in the OCR adapter).
+#[cfg(test)]
+pub(crate) mod testpdf {
+    /// Builds a PDF from objects (numbered from 1; object 1 must be the catalog) with a
+    /// correct cross-reference table. `extra_trailer` is added to the trailer dict.
+    pub fn assemble(objects: &[Vec<u8>], extra_trailer: &str) -> Vec<u8> {
+        let mut out = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            out.extend_from_slice(body);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        let xref = out.len();
+        out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+        for o in offsets {
+            out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!("trailer\n<< /Size {} /Root 1 0 R {extra_trailer} >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1)
+                .as_bytes(),
+        );
+        out
+    }
+
+    fn stream(data: &[u8]) -> Vec<u8> {
+        let mut s = format!("<< /Length {} >>\nstream\n", data.len()).into_bytes();
+        s.extend_from_slice(data);
+        s.extend_from_slice(b"\nendstream");
+        s
+    }
+
+    /// Pages of ASCII lines in Helvetica; an empty page list entry is a page without text.
+    pub fn ascii(pages: &[&[&str]]) -> Vec<u8> {
+        let n = pages.len();
+        // 1 catalog, 2 pages, 3 font, then (page, content) pairs.
+        let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+        let mut objs = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")).into_bytes(),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec(),
+        ];
+        for (i, lines) in pages.iter().enumerate() {
+            objs.push(
+                format!(
+                    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+                    5 + 2 * i
+                )
+                .into_bytes(),
+            );
+            let mut content = String::new();
+            if !lines.is_empty() {
+                content.push_str("BT /F1 14 Tf 72 760 Td 18 TL\n");
+                for l in lines.iter() {
+                    content.push_str(&format!("({}) Tj T*\n", l.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)")));
+                }
+                content.push_str("ET");
+            } else {
+                content.push_str("0.9 g 72 72 200 200 re f");
+            }
+            objs.push(stream(content.as_bytes()));
+        }
+        assemble(&objs, "")
+    }
+
+    /// One page of Chinese lines: a Type0 font `MSung-Light` with the predefined CMap
+    /// `UniCNS-UCS2-H` (Adobe-CNS1) and, when `to_unicode`, a ToUnicode CMap.
+    pub fn cjk(lines: &[&str], to_unicode: bool) -> Vec<u8> {
+        let mut content = String::from("BT /F1 16 Tf 60 780 Td\n");
+        let mut chars: Vec<u16> = Vec::new();
+        for l in lines {
+            let units: Vec<u16> = l.encode_utf16().collect();
+            let hex: String = units.iter().map(|u| format!("{u:04X}")).collect();
+            chars.extend(&units);
+            content.push_str(&format!("<{hex}> Tj 0 -24 Td\n"));
+        }
+        content.push_str("ET");
+        chars.sort_unstable();
+        chars.dedup();
+        let mut cmap = String::from(
+            "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n/CMapName /Adobe-CNS1-UCS2 def /CMapType 2 def\n1 begincodespacerange <0000> <FFFF> endcodespacerange\n",
+        );
+        for chunk in chars.chunks(100) {
+            cmap.push_str(&format!("{} beginbfchar\n", chunk.len()));
+            for c in chunk {
+                cmap.push_str(&format!("<{c:04X}> <{c:04X}>\n"));
+            }
+            cmap.push_str("endbfchar\n");
+        }
+        cmap.push_str("endcmap CMapName currentdict /CMap defineresource pop end end");
+        let tu = if to_unicode { " /ToUnicode 7 0 R" } else { "" };
+        let objs = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>".to_vec(),
+            stream(content.as_bytes()),
+            format!("<< /Type /Font /Subtype /Type0 /BaseFont /MSung-Light /Encoding /UniCNS-UCS2-H /DescendantFonts [6 0 R]{tu} >>").into_bytes(),
+            b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /MSung-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (CNS1) /Supplement 0 >> /FontDescriptor 8 0 R /DW 1000 >>".to_vec(),
+            stream(cmap.as_bytes()),
+            b"<< /Type /FontDescriptor /FontName /MSung-Light /Flags 6 /FontBBox [0 -200 1000 900] /ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>".to_vec(),
+        ];
+        assemble(&objs, "")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_text_layer_page_by_page_and_scanned_pages_are_empty() {
+        let pdf = testpdf::ascii(&[&["Invoice AB-12345678", "Total: 952"], &[], &["Page three"]]);
+        let pages = text_pages(&pdf).expect("readable");
+        assert_eq!(pages.len(), 3);
+        assert!(pages[0].contains("AB-12345678"), "{:?}", pages[0]);
+        assert!(pages[0].contains("Total: 952"), "{:?}", pages[0]);
+        assert_eq!(pages[1], "", "a page without text is empty");
+        assert!(pages[2].contains("Page three"));
+        assert_eq!(page_count(&pdf), Ok(3));
+        let sized = super::pages(&pdf).unwrap();
+        assert_eq!((sized[0].width_pt, sized[0].height_pt), (595.0, 842.0));
+    }
+
+    #[test]
+    fn chinese_type0_with_predefined_cmap_and_to_unicode() {
+        let lines = ["台灣電力公司 電費通知單", "電號: 07-12-3456-78-9", "計費度數: 1,234 度"];
+        for to_unicode in [true, false] {
+            let pdf = testpdf::cjk(&lines, to_unicode);
+            let pages = text_pages(&pdf).expect("readable");
+            assert_eq!(pages.len(), 1);
+            let got: Vec<&str> = pages[0].lines().collect();
+            assert_eq!(got, lines, "to_unicode={to_unicode}");
+        }
+    }
+
+    #[test]
+    fn to_unicode_ranges_and_arrays() {
+        let cmap = b"1 begincodespacerange <00> <FF> endcodespacerange\n2 beginbfrange <41> <43> <0061> <30> <31> [<4E00> <4E8C>] endbfrange\n1 beginbfchar <20> <0020> endbfchar";
+        let m = ToUnicode::parse(cmap);
+        let mut s = String::new();
+        m.decode(b"AB C01", &mut s);
+        assert_eq!(s, "ab c一二");
+    }
+
+    #[test]
+    fn bad_pdfs_are_refused_with_reasons() {
+        assert!(matches!(text_pages(b"%PDF-1.4\ngarbage\n%%EOF"), Err(PdfError::Unreadable(_))));
+        assert!(matches!(text_pages(b""), Err(PdfError::Unreadable(_))));
+        let noise: Vec<u8> = (0..2000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        assert!(text_pages(&noise).is_err());
+        // Truncated in the middle.
+        let pdf = testpdf::ascii(&[&["Hello"]]);
+        assert!(text_pages(&pdf[..pdf.len() / 3]).is_err());
+    }
+
+    #[test]
+    fn more_than_fifty_pages_is_refused() {
+        let page: &[&str] = &["x"];
+        let ok: Vec<&[&str]> = vec![page; MAX_PDF_PAGES];
+        assert_eq!(text_pages(&testpdf::ascii(&ok)).map(|p| p.len()), Ok(MAX_PDF_PAGES));
+        let too_many: Vec<&[&str]> = vec![page; MAX_PDF_PAGES + 1];
+        match text_pages(&testpdf::ascii(&too_many)) {
+            Err(PdfError::TooManyPages(r)) => assert!(r.contains("51"), "{r}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn encrypted_pdfs_are_refused() {
+        let objs = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_vec(),
+            b"<< /Filter /Standard /V 1 /R 2 /O <0000000000000000000000000000000000000000000000000000000000000000> /U <0000000000000000000000000000000000000000000000000000000000000000> /P -4 >>".to_vec(),
+        ];
+        let pdf = testpdf::assemble(&objs, "/Encrypt 4 0 R /ID [<00112233445566778899AABBCCDDEEFF> <00112233445566778899AABBCCDDEEFF>]");
+        assert!(matches!(text_pages(&pdf), Err(PdfError::Encrypted(_))), "{:?}", text_pages(&pdf));
+    }
+}
