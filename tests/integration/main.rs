@@ -1,6 +1,7 @@
 //! The one integration test binary: the local system over HTTP, the adapter contract
 //! suite (SQLite and the AWS emulator), and every sample event through its handler.
 
+mod carbon;
 mod common;
 mod contract;
 mod events;

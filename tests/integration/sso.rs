@@ -12,7 +12,7 @@ use super::portal::Sys;
 /// What the button answered when it did not hand over: status, headers, body.
 type Refused = (StatusCode, reqwest::header::HeaderMap, String);
 
-async fn press(s: &Sys, cookie: &str) -> Result<String, Refused> {
+pub(super) async fn press(s: &Sys, cookie: &str) -> Result<String, Refused> {
     let csrf = s.csrf(cookie).await;
     let r = s.client.post(s.url("/sso/start")).header(header::COOKIE, cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
     let (status, headers) = (r.status(), r.headers().clone());
@@ -24,7 +24,7 @@ async fn press(s: &Sys, cookie: &str) -> Result<String, Refused> {
     Ok(body[i + 20..].split('"').next().unwrap().to_string())
 }
 
-async fn callback(s: &Sys, token: &str) -> reqwest::Response {
+pub(super) async fn callback(s: &Sys, token: &str) -> reqwest::Response {
     s.client.post(s.url("/sso/callback")).form(&[("token", token)]).send().await.unwrap()
 }
 

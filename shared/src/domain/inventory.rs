@@ -192,6 +192,16 @@ impl Activity {
         }
         match (self.kind, &self.meter_id, self.period_start, self.period_end) {
             (Some(k), Some(m), Some(s), Some(e)) => Some(format!("meter:{}:{m}:{s}:{e}", k.as_str())),
+            // No meter or invoice number: the same values on the same dates are taken
+            // to be the same bill (a re-imported spreadsheet row), flagged and counted once.
+            (Some(k), None, Some(s), Some(e)) => Some(format!(
+                "content:{}:{}:{}:{}:{s}:{e}:{}",
+                k.as_str(),
+                self.detail.as_deref().unwrap_or(""),
+                self.quantity.map(|q| q.to_string()).unwrap_or_default(),
+                self.unit.map(|u| u.as_str()).unwrap_or(""),
+                self.amount_ntd.map(|q| q.to_string()).unwrap_or_default()
+            )),
             _ => None,
         }
     }

@@ -248,8 +248,7 @@ impl ToUnicode {
                 }
                 Tok::Kw(k) if k == "beginbfrange" => {
                     i += 1;
-                    loop {
-                        let (Some(Tok::Hex(lo)), Some(Tok::Hex(hi))) = (tokens.get(i), tokens.get(i + 1)) else { break };
+                    while let (Some(Tok::Hex(lo)), Some(Tok::Hex(hi))) = (tokens.get(i), tokens.get(i + 1)) {
                         let (lo_n, hi_n) = (code_value(lo), code_value(hi));
                         // Guard against absurd ranges in hostile files.
                         let count = hi_n.saturating_sub(lo_n).min(0xFFFF);
@@ -561,7 +560,7 @@ pub(crate) mod testpdf {
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>".to_vec(),
             stream(content.as_bytes()),
             format!("<< /Type /Font /Subtype /Type0 /BaseFont /MSung-Light /Encoding /UniCNS-UCS2-H /DescendantFonts [6 0 R]{tu} >>").into_bytes(),
-            b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /MSung-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (CNS1) /Supplement 0 >> /FontDescriptor 8 0 R /DW 1000 >>".to_vec(),
+            b"<< /Type /Font /Subtype /CIDFontType0 /BaseFont /MSung-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (CNS1) /Supplement 0 >> /FontDescriptor 8 0 R /DW 1000 /W [1 95 500] >>".to_vec(),
             stream(cmap.as_bytes()),
             b"<< /Type /FontDescriptor /FontName /MSung-Light /Flags 6 /FontBBox [0 -200 1000 900] /ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>".to_vec(),
         ];

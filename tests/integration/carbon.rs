@@ -1,0 +1,256 @@
+//! Issues 5 and 6 on the local system: a bookkeeper drops a batch of a firm's bills into
+//! `drop/{統一編號}/{批次}/`; the ingest consumer reads them, the calculate consumer
+//! computes the emission lines, and the carbon platform (reached through SSO) shows
+//! batches, the review queue, the inventory and the report; `ecosphere export` prints
+//! the same data as JSON.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{header, StatusCode};
+use serde_json::Value;
+
+use super::portal::Sys;
+
+const TAX: &str = "99754141";
+const EMAIL: &str = "ming@vitamin.com.tw";
+
+/// An approved company's admin, signed into the carbon platform through SSO.
+pub(super) async fn carbon_user(s: &Sys) -> String {
+    s.approved_company("維他命股份有限公司", TAX, EMAIL).await;
+    let cookie = s.sign_in(EMAIL).await;
+    let token = super::sso::press(s, &cookie).await.unwrap();
+    let r = super::sso::callback(s, &token).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    r.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string()
+}
+
+pub(super) fn drop_file(s: &Sys, batch: &str, name: &str, bytes: &[u8]) {
+    let dir = s.dir.path().join("drop").join(TAX).join(batch);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Written under a temporary name and renamed, as a sync client would.
+    let tmp = s.dir.path().join(format!(".{name}.part"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+}
+
+pub(super) async fn get_json(s: &Sys, cookie: &str, path: &str) -> Value {
+    let r = s.client.get(s.url(path)).header(header::COOKIE, cookie).header(header::ACCEPT, "application/json").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{path}");
+    r.json().await.unwrap()
+}
+
+/// Waits until `n` files of the batch are no longer processing; returns the batch.
+pub(super) async fn wait_batch(s: &Sys, cookie: &str, batch: &str, n: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let all = get_json(s, cookie, "/carbon/batches").await;
+        if let Some(b) = all["batches"].as_array().unwrap().iter().find(|b| b["batch_id"] == batch) {
+            if b["total"].as_u64() == Some(n) && b["processing"].as_u64().unwrap_or(0) == 0 {
+                return b.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "batch {batch} not processed: {all}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until the export's emission lines stop changing (the calculate consumer has run).
+pub(super) async fn settled_export(s: &Sys, cookie: &str, year: i32) -> Value {
+    let mut last = Value::Null;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let now = get_json(s, cookie, &format!("/carbon/export.json?year={year}")).await;
+        if now == last {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "emissions never settled");
+        last = now;
+    }
+}
+
+fn lines_of<'a>(export: &'a Value, kind: &str) -> Vec<&'a Value> {
+    export["emissions"].as_array().unwrap().iter().filter(|l| l["kind"] == kind).collect()
+}
+
+fn sum_kg(lines: &[&Value]) -> f64 {
+    lines.iter().map(|l| l["kg_co2e"].as_f64().unwrap()).sum()
+}
+
+/// kg CO2e of fuel by hand: L × kcal/L × 4186.8 J/kcal × 1e-12 TJ/J × Σ(kg/TJ × GWP),
+/// MOENV 2024 factors, fossil CH4 GWP 30, N2O 265.
+fn fuel_kg(litres: f64, kcal_per_l: f64, co2: f64, ch4: f64, n2o: f64) -> f64 {
+    litres * kcal_per_l * 4186.8e-12 * (co2 + ch4 * 30.0 + n2o * 265.0)
+}
+
+const LEDGER: &str = "類別/kind,細項/detail,數量/quantity,單位/unit,起日/period_start,迄日/period_end,電號或水號/meter_id,金額/amount_ntd,發票號碼/invoice_number
+電力,,1234,kWh,114/01/05,114/03/06,07-12-3456-78-9,4567,
+自來水,,56,度,2025/1/10,2025-03-11,3-1234567-8,789,
+95無鉛汽油,,30.5,L,2025-01-15,2025-01-15,,952,AB-12345678
+冷媒,R-410A,3.5,kg,2025-03-02,2025-03-02,,4200,
+冷媒,R-22,2,kg,2025-04-02,2025-04-02,,3000,
+柴油,,,L,2025-05-02,2025-05-02,,1500,CD-22223333
+";
+
+#[tokio::test]
+async fn a_dropped_batch_becomes_an_inventory_with_a_review_queue_and_a_report() {
+    let s = Sys::new().await;
+    let cookie = carbon_user(&s).await;
+
+    // The batch: the ledger (UTF-8), the same electricity bill again in Big5 (a
+    // duplicate), a file of an unknown type, a zip, and an empty file.
+    drop_file(&s, "2025-q1", "ledger.csv", LEDGER.as_bytes());
+    let big5 = "類別,數量,單位,起日,迄日,電號或水號,金額\n電力,1234,度,114/01/05,114/03/06,07-12-3456-78-9,4567\n";
+    let (bytes, _, bad) = encoding_rs::BIG5.encode(big5);
+    assert!(!bad);
+    drop_file(&s, "2025-q1", "again-big5.csv", &bytes);
+    drop_file(&s, "2025-q1", "invoice.pdf.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff");
+    drop_file(&s, "2025-q1", "photos.zip", b"PK\x03\x04\x14\x00\x00\x00\x08\x00");
+    drop_file(&s, "2025-q1", "empty.png", b"");
+
+    let batch = wait_batch(&s, &cookie, "2025-q1", 5).await;
+    assert_eq!(batch["failed"], 3, "{batch}");
+    assert_eq!(batch["needs_review"], 1, "the ledger has one row without litres: {batch}");
+    assert_eq!(batch["done"], 1, "{batch}");
+    let files = batch["files"].as_array().unwrap();
+    let file = |n: &str| files.iter().find(|f| f["name"] == n).unwrap_or_else(|| panic!("{n} in {batch}"));
+    assert!(file("photos.zip")["reason"].as_str().unwrap().contains("壓縮"), "{batch}");
+    assert!(!file("invoice.pdf.exe")["reason"].as_str().unwrap().is_empty());
+    let dups: u64 = [file("again-big5.csv"), file("ledger.csv")].iter().map(|f| f["duplicates"].as_u64().unwrap()).sum();
+    assert_eq!(dups, 1, "the same bill twice counts once: {batch}");
+
+    let export = settled_export(&s, &cookie, 2025).await;
+    // Electricity: 1234 kWh over 2025-01-05..03-06 (27 + 28 + 6 days), 2025 grid factor
+    // not yet published → the 2024 factor 0.474, provisional.
+    let elec = lines_of(&export, "electricity");
+    assert_eq!(elec.len(), 3, "split into January, February and March: {elec:?}");
+    assert!((sum_kg(&elec) - 1234.0 * 0.474).abs() < 0.01, "{}", sum_kg(&elec));
+    assert!((elec[0]["quantity"].as_f64().unwrap() - 1234.0 * 27.0 / 61.0).abs() < 0.001);
+    assert!(elec.iter().all(|l| l["provenance"]["provisional"] == true && l["scope"] == 2 && l["category"] == 2));
+    // Counted once although dropped twice.
+    let elec_acts: Vec<_> = export["activities"].as_array().unwrap().iter().filter(|a| a["kind"] == "electricity").collect();
+    assert_eq!(elec_acts.len(), 1);
+    assert_eq!(export["duplicates"].as_array().unwrap().len(), 1);
+    // Gasoline 30.5 L at 7,609 kcal/L with 69,300 / 25 / 8 kg/TJ.
+    let gas = lines_of(&export, "gasoline");
+    assert!((sum_kg(&gas) - fuel_kg(30.5, 7609.0, 69300.0, 25.0, 8.0)).abs() < 0.01, "{gas:?}");
+    assert!(gas[0]["provenance"]["formula"].as_str().unwrap().contains("7609"));
+    assert_eq!(gas[0]["scope"], 1);
+    // Water 56 m³ × 0.152 (unverified), scope 3 category 4.
+    let water = lines_of(&export, "water");
+    assert!((sum_kg(&water) - 56.0 * 0.152).abs() < 0.01);
+    assert!(water.iter().all(|l| l["scope"] == 3 && l["category"] == 4 && l["provenance"]["unverified"] == true));
+    // R-410A 3.5 kg × 1,923.5; R-22 counted as 0 and disclosed.
+    let refr = lines_of(&export, "refrigerant");
+    let r410: f64 = refr.iter().filter(|l| l["detail"] == "R-410A").map(|l| l["kg_co2e"].as_f64().unwrap()).sum();
+    assert!((r410 - 3.5 * 1923.5).abs() < 0.01);
+    let r22: Vec<_> = refr.iter().filter(|l| l["detail"] == "R-22").collect();
+    assert_eq!(r22.len(), 1);
+    assert_eq!(r22[0]["kg_co2e"].as_f64(), Some(0.0));
+    assert!((r22[0]["excluded_kg_co2e"].as_f64().unwrap() - 2.0 * 1760.0).abs() < 0.01);
+    // The diesel row without litres waits for a person: no line, never zero.
+    assert!(lines_of(&export, "diesel").is_empty());
+    let review = export["review"].as_array().unwrap();
+    let diesel = review.iter().find(|r| r["kind"] == "diesel").expect("diesel in review");
+    assert!(review.iter().any(|r| r["status"] == "failed"), "failed files are review items too");
+    for a in export["activities"].as_array().unwrap() {
+        assert!(a["status"] == "accepted" || a["status"] == "needs_review", "{a}");
+        assert!(a["document"]["blob_key"].as_str().unwrap().starts_with(&format!("drop/{TAX}/2025-q1/")));
+    }
+
+    // The dashboard's totals are the sum of the lines.
+    let dash = get_json(&s, &cookie, "/carbon?year=2025").await;
+    let total: f64 = export["emissions"].as_array().unwrap().iter().map(|l| l["kg_co2e"].as_f64().unwrap()).sum();
+    assert!((dash["total_kg_co2e"].as_f64().unwrap() - total).abs() < 1e-6);
+    let by_scope: f64 = dash["by_scope"].as_array().unwrap().iter().map(|x| x[1].as_f64().unwrap()).sum();
+    assert!((by_scope - total).abs() < 1e-6);
+    assert_eq!(dash["needs_review"], 1);
+    assert!(dash["provisional"].as_bool().unwrap());
+    assert_eq!(dash["hotspots"][0]["kind"], "refrigerant", "R-410A is the largest source: {}", dash["hotspots"]);
+
+    // The review queue: correct the diesel row with the litres from the receipt.
+    let id = diesel["activity_id"].as_str().unwrap().to_string();
+    let page = s.client.get(s.url(&format!("/carbon/activities/{id}"))).header(header::COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/carbon/evidence/") && html.contains("缺少用量"), "evidence beside the values");
+    let i = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = html[i..].split('"').next().unwrap().to_string();
+    let i = html.find("name=\"version\" value=\"").unwrap() + 22;
+    let version = html[i..].split('"').next().unwrap().to_string();
+    let form = |qty: &'static str, csrf: String, version: String| {
+        vec![
+            ("csrf", csrf),
+            ("version", version),
+            ("action", "confirm".into()),
+            ("kind", "diesel".into()),
+            ("quantity", qty.into()),
+            ("unit", "L".into()),
+            ("period_start", "2025-05-02".into()),
+            ("period_end", "2025-05-02".into()),
+            ("amount_ntd", "1500".into()),
+        ]
+    };
+    let post = |f: Vec<(&'static str, String)>| {
+        s.client.post(s.url(&format!("/carbon/activities/{id}"))).header(header::COOKIE, &cookie).form(&f).send()
+    };
+    assert_eq!(post(form("50", "bad".into(), version.clone())).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let r = post(form("-3", csrf.clone(), version.clone())).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("用量須為 0 以上的數字"));
+    assert_eq!(post(form("50", csrf.clone(), version.clone())).await.unwrap().status(), StatusCode::SEE_OTHER);
+    let stale = post(form("60", csrf.clone(), version.clone())).await.unwrap();
+    assert_eq!(stale.status(), StatusCode::CONFLICT, "a second correction from the same stale page");
+    let export = settled_export(&s, &cookie, 2025).await;
+    let diesel = lines_of(&export, "diesel");
+    assert!((sum_kg(&diesel) - fuel_kg(50.0, 8400.0, 74100.0, 3.9, 3.9)).abs() < 0.01, "{diesel:?}");
+    assert!(export["review"].as_array().unwrap().iter().all(|r| r["kind"] != "diesel"));
+
+    // Another company's session cannot see this evidence.
+    assert_eq!(s.client.get(s.url(&format!("/carbon/evidence/{id}"))).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // The report: a printable page with charts, and a PDF holding the totals.
+    let report = s.client.get(s.url("/carbon/report?year=2025")).header(header::COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(report.status(), StatusCode::OK);
+    let html = report.text().await.unwrap();
+    assert!(html.contains("<svg") && html.contains("維他命股份有限公司") && html.contains(TAX));
+    let pdf = s.client.get(s.url("/carbon/report.pdf?year=2025")).header(header::COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert_eq!(pdf.headers()[header::CONTENT_TYPE], "application/pdf");
+    let bytes = pdf.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    let path = s.dir.path().join("report.pdf");
+    std::fs::write(&path, &bytes).unwrap();
+    let text = std::process::Command::new("pdftotext").arg(&path).arg("-").output().expect("pdftotext (poppler-utils, installed by the test command)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    let export_total: f64 = export["emissions"].as_array().unwrap().iter().map(|l| l["kg_co2e"].as_f64().unwrap()).sum();
+    assert!(text.contains("維他命股份有限公司") && text.contains(TAX), "{text}");
+    assert!(text.contains(&format!("{:.3}", export_total / 1000.0)), "total {export_total} kg in the PDF: {text}");
+    // CSV export: BOM, one row per line.
+    let csv = s.client.get(s.url("/carbon/export.csv?year=2025")).header(header::COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(csv.starts_with('\u{feff}'));
+    assert_eq!(csv.trim_end().lines().count(), 1 + export["emissions"].as_array().unwrap().len());
+
+    // The export subcommand prints the same activities and lines from the data dir.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ecosphere"))
+        .args(["export", "--tax-id", TAX, "--year", "2025"])
+        .env("APP_DATA_DIR", s.dir.path())
+        .env("APP_OCR", "none")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cli["emissions"], export["emissions"]);
+    assert_eq!(cli["activities"], export["activities"]);
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ecosphere")).args(["export", "--tax-id", "12345678"]).env("APP_DATA_DIR", s.dir.path()).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("統一編號"));
+
+    // Dropping the same ledger again (a new version) adds nothing: every bill is a duplicate.
+    drop_file(&s, "2025-q2", "ledger-again.csv", LEDGER.as_bytes());
+    let again = wait_batch(&s, &cookie, "2025-q2", 1).await;
+    assert!(again["files"][0]["duplicates"].as_u64().unwrap() >= 2, "{again}");
+    let after = settled_export(&s, &cookie, 2025).await;
+    let after_total: f64 = after["emissions"].as_array().unwrap().iter().map(|l| l["kg_co2e"].as_f64().unwrap()).sum();
+    assert!((after_total - export_total).abs() < 1e-6, "nothing counted twice: {after_total} vs {export_total}");
+}
