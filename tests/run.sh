@@ -3,6 +3,7 @@
 #
 #   bash tests/run.sh
 #
+# 0. system packages: tesseract-ocr + chi_tra, fonts-noto-cjk, poppler-utils (apt-get);
 # 1. Python tools (moto server, cfn-lint, samtranslator, SAM CLI, cargo-lambda, zig)
 #    into a virtualenv under $HOME/.cache/ecosphere (reused when present);
 # 2. cargo-nextest if the machine lacks it;
@@ -21,6 +22,25 @@ VENV=$CACHE/venv
 mkdir -p "$CACHE"
 step() { printf '\n==> %s\n' "$*"; }
 t0=$SECONDS
+
+step "System packages (OCR, CJK font, PDF tools)"
+# Tesseract with Traditional Chinese reads the generated test bills; the Noto CJK font
+# renders them; poppler-utils reads the report PDFs back and rasterises scanned PDFs.
+need=()
+command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx chi_tra || need+=(tesseract-ocr tesseract-ocr-chi-tra)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; }
+  else
+    sudo -n apt-get install -y -qq --no-install-recommends "${need[@]}" \
+      || { echo "missing system packages: ${need[*]} (run as root or install them)" >&2; exit 1; }
+  fi
+fi
+echo "$(tesseract --version 2>&1 | head -1), chi_tra: $(tesseract --list-langs 2>/dev/null | grep -c chi_tra), $(pdftotext -v 2>&1 | head -1)"
 
 step "Python tools ($VENV)"
 if ! "$VENV/bin/python" -c 'import moto, cfnlint, samtranslator, ziglang' 2>/dev/null \

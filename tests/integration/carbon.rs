@@ -254,3 +254,103 @@ async fn a_dropped_batch_becomes_an_inventory_with_a_review_queue_and_a_report()
     let after_total: f64 = after["emissions"].as_array().unwrap().iter().map(|l| l["kg_co2e"].as_f64().unwrap()).sum();
     assert!((after_total - export_total).abs() < 1e-6, "nothing counted twice: {after_total} vs {export_total}");
 }
+
+/// The generated bills (tests/fixtures/make_bills.py: electricity, water and a fuel
+/// receipt, clean and degraded; a scanned and a text PDF; a receipt with one misprinted
+/// digit; bad files) go through Tesseract on the local path.
+#[tokio::test]
+async fn generated_bills_are_read_right_and_a_misread_digit_lands_in_review() {
+    let s = Sys::new().await;
+    assert_eq!(s.running.app.ingest.extractor_name(), "tesseract", "the test command installs tesseract-ocr and tesseract-ocr-chi-tra");
+    let cookie = carbon_user(&s).await;
+    let bills = s.dir.path().join("bills");
+    let out = std::process::Command::new(super::common::moto_python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/make_bills.py"))
+        .arg(&bills)
+        .args(["--seed", "7"])
+        .output()
+        .expect("python with Pillow (installed by the test command)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let manifest: Vec<Value> = serde_json::from_slice(&std::fs::read(bills.join("manifest.json")).unwrap()).unwrap();
+    for m in &manifest {
+        let name = m["file"].as_str().unwrap();
+        drop_file(&s, "ocr", name, &std::fs::read(bills.join(name)).unwrap());
+    }
+    let batch = wait_batch(&s, &cookie, "ocr", manifest.len() as u64).await;
+    let export = settled_export(&s, &cookie, 2025).await;
+    let all: Vec<&Value> = export["activities"].as_array().unwrap().iter().chain(export["duplicates"].as_array().unwrap()).collect();
+    let files = batch["files"].as_array().unwrap();
+    let mut exact = 0;
+    for m in &manifest {
+        let name = m["file"].as_str().unwrap();
+        let (kind, variant, e) = (m["kind"].as_str().unwrap(), m["variant"].as_str().unwrap(), &m["expected"]);
+        let file = files.iter().find(|f| f["name"] == name).unwrap();
+        if kind == "bad" {
+            assert_eq!(file["status"], "failed", "{name}: {file}");
+            assert!(!file["reason"].as_str().unwrap_or_default().is_empty(), "{name}: a reason");
+            continue;
+        }
+        let acts: Vec<&&Value> = all.iter().filter(|a| a["document"]["blob_key"].as_str().unwrap().ends_with(&format!("/{name}"))).collect();
+        assert_eq!(acts.len(), 1, "{name}: one activity per bill: {acts:?} / {file}");
+        let a = acts[0];
+        let (qty, want) = match kind {
+            "electricity" => (a["quantity"].as_f64(), e["kwh"].as_f64().unwrap()),
+            "water" => (a["quantity"].as_f64(), e["m3"].as_f64().unwrap()),
+            _ => (a["quantity"].as_f64(), e["litres"].as_f64().unwrap()),
+        };
+        assert_eq!(a["kind"], kind, "{name}: {a}");
+        if variant == "misread" {
+            // The printed litres disagree with price × total: a person must look.
+            assert_eq!(a["status"], "needs_review", "{name}: {a}");
+            assert!(!a["issues"].as_array().unwrap().is_empty());
+            continue;
+        }
+        let counted = a["status"] == "accepted" || a["status"] == "duplicate";
+        if counted {
+            // Whatever is counted (or stands as the counted bill's duplicate) is exactly right.
+            assert_eq!(qty, Some(want), "{name}: {a}");
+            if let Some(start) = e.get("period_start") {
+                assert_eq!((&a["period_start"], &a["period_end"]), (start, &e["period_end"]), "{name}: {a}");
+                assert_eq!(a["meter_id"], e["meter_id"], "{name}");
+            } else {
+                assert_eq!(a["invoice_number"], e["invoice_number"], "{name}");
+            }
+        } else {
+            // Waiting for a person is fine for a degraded scan; a wrong number is not counted.
+            assert_eq!(a["status"], "needs_review", "{name}: {a}");
+        }
+        if qty == Some(want) {
+            exact += 1;
+        }
+        if matches!(variant, "clean" | "text_pdf") {
+            assert!(counted, "{name}: a clean bill is read without a person: {a}");
+        }
+    }
+    assert!(exact >= 10, "at least the clean and most degraded bills read exactly ({exact})");
+    // Each bill counts once however many copies were dropped: one electricity, one
+    // water and one fuel activity are counted.
+    let counted: Vec<&Value> = export["activities"].as_array().unwrap().iter().filter(|a| a["status"] == "accepted").collect();
+    for kind in ["electricity", "water", "gasoline"] {
+        assert_eq!(counted.iter().filter(|a| a["kind"] == kind).count(), 1, "{kind} counted once: {counted:?}");
+    }
+    let elec: f64 = lines_of(&export, "electricity").iter().map(|l| l["quantity"].as_f64().unwrap()).sum();
+    assert!((elec - 6991.0).abs() < 1e-6, "{elec}");
+}
+
+/// Without an OCR engine, images get a clear status and text PDFs and CSVs still work.
+#[tokio::test]
+async fn without_an_ocr_engine_images_fail_with_a_clear_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = super::common::local_config(dir.path());
+    config.ocr = ecosphere::config::OcrChoice::None;
+    let clock = ecosphere::ports::ManualClock::new(chrono::Utc::now());
+    let running = ecosphere_local::start_with_clock(config, std::sync::Arc::new(clock.clone())).await.unwrap();
+    let s = Sys::from_running(running, dir, clock);
+    let cookie = carbon_user(&s).await;
+    let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00\x90\x91h6\x00\x00\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82";
+    drop_file(&s, "b1", "bill.png", png);
+    let batch = wait_batch(&s, &cookie, "b1", 1).await;
+    assert_eq!(batch["files"][0]["status"], "failed", "{batch}");
+    assert!(batch["files"][0]["reason"].as_str().unwrap().contains("未安裝文字辨識引擎"), "{batch}");
+    assert_eq!(get_json(&s, &cookie, "/carbon/batches").await["ocr_engine"], "none");
+}

@@ -24,6 +24,97 @@ fn stream_expectation(function: &str, file: &str) -> usize {
     }
 }
 
+/// What each sample S3 event must leave behind: for the dropped object, its file
+/// status and activity count; `None` when the event is not for a dropped bill.
+fn ingest_expectation(file: &str) -> Option<(&'static str, u32)> {
+    match file {
+        "s3-put-ledger-csv.json" => Some(("done", 2)),
+        "s3-put-unknown-type.json" => Some(("failed", 0)),
+        "s3-put-outside-drop.json" => None,
+        "s3-removed.json" => None,
+        _ => panic!("events/ingest/{file} has no expectation: add one in tests/integration/events.rs"),
+    }
+}
+
+/// How many emission lines each sample activity stream event must produce.
+fn calculate_expectation(file: &str) -> usize {
+    match file {
+        // 1234 kWh billed 2025-01-05..03-06: January, February and March.
+        "insert-activity.json" => 3,
+        "other-entity.json" => 0,
+        _ => panic!("events/calculate/{file} has no expectation: add one in tests/integration/events.rs"),
+    }
+}
+
+async fn push_ingest(app: &Arc<App>, path: &Path, file: &str) {
+    use ecosphere::adapters::drop::ObjectConsumer;
+    let event: ecosphere::adapters::drop::S3Event =
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: not an S3 event: {e}", path.display()));
+    let obj = &event.records[0].s3.object;
+    let key = ingest::decode_s3_key(obj.key.as_deref().unwrap()).unwrap();
+    let name = key.rsplit('/').next().unwrap().to_string();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/events").join(&name);
+    if let (Ok(bytes), Some(k)) = (std::fs::read(&fixture), ecosphere::ports::BlobKey::parse(&key)) {
+        assert_eq!(bytes.len() as i64, obj.size.unwrap(), "{file}: the event's size is the fixture's");
+        app.blobs.put(&k, bytes, "application/octet-stream").await.unwrap();
+    }
+    let consumer = ingest::IngestConsumer::new(app.clone());
+    consumer.handle(event.clone()).await.unwrap_or_else(|e| panic!("ingest/{file}: {e}"));
+    let tax = ecosphere::domain::TaxId::parse("22099131").unwrap();
+    let files = app.activities.list_files(&tax).await.unwrap();
+    let found = files.iter().find(|f| f.key == key);
+    match ingest_expectation(file) {
+        Some((status, n)) => {
+            let f = found.unwrap_or_else(|| panic!("ingest/{file}: no file record for {key}"));
+            assert_eq!((f.status.as_str(), f.activities), (status, n), "ingest/{file}: {f:?}");
+        }
+        None => assert!(found.is_none(), "ingest/{file}: nothing is recorded"),
+    }
+    // Delivered again (S3 notifications are at-least-once): nothing new.
+    let before = app.activities.list_activities(&tax, None).await.unwrap();
+    consumer.handle(event).await.unwrap();
+    assert_eq!(app.activities.list_activities(&tax, None).await.unwrap(), before, "ingest/{file}: redelivery changed nothing");
+}
+
+async fn push_calculate(app: &Arc<App>, path: &Path, file: &str) {
+    let event: ecosphere::stream::StreamEvent =
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: not a DynamoDB stream event: {e}", path.display()));
+    // The activities the records are about exist in the store, as ingest wrote them.
+    for r in &event.records {
+        if let Some(a) = ecosphere::records::activity_from_image(&r.change.new_image) {
+            let a = a.unwrap_or_else(|e| panic!("calculate/{file}: undecodable activity image: {e}"));
+            let f = ecosphere::domain::inventory::FileRecord {
+                tax_id: a.tax_id.clone(),
+                batch_id: a.batch_id.clone(),
+                key: a.document.clone(),
+                blob_key: a.document.clone(),
+                name: a.document.rsplit('/').next().unwrap().into(),
+                version: "v1".into(),
+                size: 1,
+                status: ecosphere::domain::inventory::FileStatus::Processing,
+                file_type: None,
+                method: None,
+                reason: None,
+                activities: 0,
+                needs_review: 0,
+                duplicates: 0,
+                received_at: a.updated_at.clone(),
+                updated_at: a.updated_at.clone(),
+            };
+            app.activities.finish_file(&f, vec![a]).await.unwrap();
+        }
+    }
+    let tax = ecosphere::domain::TaxId::parse("22099131").unwrap();
+    let consumer = calculate::CalculateConsumer::new(app.clone());
+    let before = app.activities.list_emissions(&tax, None).await.unwrap().len();
+    for round in 0..2 {
+        let resp = ecosphere::stream::StreamConsumer::handle(&consumer, event.clone()).await.unwrap();
+        assert!(resp.batch_item_failures.is_empty(), "calculate/{file}: failures {:?}", resp.batch_item_failures);
+        let lines = app.activities.list_emissions(&tax, None).await.unwrap();
+        assert_eq!(lines.len() - before, calculate_expectation(file), "calculate/{file} (delivery {round}): {lines:?}");
+    }
+}
+
 /// Where the sent e-mails can be counted.
 enum Mails {
     Outbox(PathBuf),
@@ -96,6 +187,16 @@ async fn push_all(app: Arc<App>, mails: &Mails) -> Vec<(String, u16)> {
     let mut seen = Vec::new();
     for (function, path) in event_files() {
         let file = path.file_name().unwrap().to_string_lossy().to_string();
+        if function == "ingest" {
+            push_ingest(&app, &path, &file).await;
+            seen.push((file, 0));
+            continue;
+        }
+        if function == "calculate" {
+            push_calculate(&app, &path, &file).await;
+            seen.push((file, 0));
+            continue;
+        }
         if function == "notify" {
             let expected = stream_expectation(&function, &file);
             let event: ecosphere::stream::StreamEvent = serde_json::from_slice(&std::fs::read(&path).unwrap())

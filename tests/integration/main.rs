@@ -4,6 +4,7 @@
 mod carbon;
 mod common;
 mod contract;
+mod contract_activities;
 mod events;
 mod http;
 mod portal;

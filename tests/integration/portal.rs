@@ -38,6 +38,9 @@ impl Sys {
         let running = ecosphere_local::start_with_clock(local_config(dir.path()), Arc::new(clock.clone())).await.unwrap();
         Sys { running, client: Client::builder().redirect(redirect::Policy::none()).build().unwrap(), dir, clock }
     }
+    pub(super) fn from_running(running: Running, dir: tempfile::TempDir, clock: ManualClock) -> Self {
+        Sys { running, client: Client::builder().redirect(redirect::Policy::none()).build().unwrap(), dir, clock }
+    }
     pub(super) fn url(&self, p: &str) -> String {
         format!("{}{p}", self.running.url())
     }

@@ -13,8 +13,9 @@
 //! - `ACTIVITIES`: a marker with `gsi2pk = HAS_ACTIVITIES` (sparse gsi2), so
 //!   `companies()` is one Query.
 //!
-//! The semantics are those of `SqliteActivityStore`: an activity held by another
-//! accepted or waiting activity of the company is stored as its `Duplicate`.
+//! The semantics are those of `SqliteActivityStore`: only an accepted activity holds
+//! its dedupe key; another copy is stored as its `Duplicate`, or, when it waits for a
+//! person, keeps waiting with `duplicate_of` and the review hint `DUPLICATE_HINT`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -212,12 +213,17 @@ enum ActivityCond {
     Version(u32),
 }
 
-/// The dedupe key an activity holds: accepted or waiting activities with a key hold it
-/// (as in SQLite, where those are the ones another copy is a duplicate of).
+/// The review hint on a waiting activity whose bill was already recorded. The same text
+/// as SQLite's (`adapters::sqlite::activity_store::DUPLICATE_HINT`, private there); the
+/// contract suite checks both backends give it.
+pub const DUPLICATE_HINT: &str = "與另一張已登錄的單據相同（同一電號與計費期間或同一發票號碼）：確認後標示為重複單據，只計一次";
+
+/// The dedupe key an activity holds: only a counted (accepted) activity holds its key,
+/// so a bill waiting for a person never blocks a clean copy from counting (as SQLite).
 fn held_key(a: &Activity) -> Option<&str> {
     match a.status {
-        ActivityStatus::Accepted | ActivityStatus::NeedsReview => a.dedupe_key.as_deref(),
-        ActivityStatus::Duplicate | ActivityStatus::Rejected => None,
+        ActivityStatus::Accepted => a.dedupe_key.as_deref(),
+        ActivityStatus::NeedsReview | ActivityStatus::Duplicate | ActivityStatus::Rejected => None,
     }
 }
 
@@ -269,9 +275,19 @@ impl Plan {
     /// Plans writing `a` (the new state; `old` as stored): applies dedupe as SQLite does
     /// and returns the activity as it will be stored.
     fn add(&mut self, mut a: Activity, old: Option<&Activity>, cond: ActivityCond) -> Activity {
+        let mut held_by_other = None;
         if a.status != ActivityStatus::Rejected {
             let holder = a.dedupe_key.as_deref().and_then(|k| self.holder(k)).filter(|h| *h != a.id).map(String::from);
+            held_by_other = holder.clone();
             match holder {
+                // Waiting for a person: stays in the queue with the hint; a confirmation
+                // then flags it as the duplicate it is.
+                Some(h) if a.status == ActivityStatus::NeedsReview => {
+                    a.duplicate_of = Some(h);
+                    if !a.issues.iter().any(|i| i == DUPLICATE_HINT) {
+                        a.issues.push(DUPLICATE_HINT.into());
+                    }
+                }
                 Some(h) => {
                     a.status = ActivityStatus::Duplicate;
                     a.duplicate_of = Some(h);
@@ -294,8 +310,9 @@ impl Plan {
         }
         if let Some(k) = &new_key {
             self.push_key_op(k, KeyOp::acquire(&a.id));
-        } else if let (ActivityStatus::Duplicate, Some(k), Some(h)) = (a.status, a.dedupe_key.clone(), a.duplicate_of.clone()) {
-            // A duplicate is stored only while its original still holds the key.
+        } else if let (Some(k), Some(h)) = (a.dedupe_key.clone(), held_by_other) {
+            // A duplicate (or a hinted waiting copy) is stored only while its original
+            // still holds the key.
             self.push_key_op(&k, KeyOp::check(&h));
         }
         self.activities.push((a.clone(), cond));
@@ -840,5 +857,343 @@ impl ActivityStore for DynamoActivityStore {
         out.sort_by_key(|t| t.to_string());
         out.dedup();
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::activity::{ActivityKind, ExtractionMethod, Unit};
+    use chrono::NaiveDate;
+
+    fn date(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(y, m, d)
+    }
+
+    /// An electricity bill of meter `meter` for Jan-Feb 2025, as parsed.
+    fn bill(id: &str, meter: &str) -> Activity {
+        let mut a = Activity {
+            id: id.into(),
+            tax_id: "22099131".into(),
+            batch_id: "b1".into(),
+            document: format!("drop/22099131/b1/{id}.pdf"),
+            page: 1,
+            kind: Some(ActivityKind::Electricity),
+            detail: None,
+            quantity: Some(1234.5),
+            unit: Some(Unit::Kwh),
+            period_start: date(2025, 1, 1),
+            period_end: date(2025, 2, 28),
+            meter_id: Some(meter.into()),
+            invoice_number: None,
+            amount_ntd: Some(4321.0),
+            unit_price: None,
+            confidence: 0.93,
+            method: ExtractionMethod::PdfText,
+            status: ActivityStatus::Accepted,
+            issues: vec![],
+            dedupe_key: None,
+            duplicate_of: None,
+            version: 1,
+            updated_at: "2025-03-01T00:00:00.000Z".into(),
+            confirmed_by: None,
+        };
+        a.refresh();
+        a
+    }
+
+    fn line(activity: &str, month: &str, kg: f64, library: &str) -> EmissionRecord {
+        EmissionRecord {
+            tax_id: "22099131".into(),
+            activity_id: activity.into(),
+            kind: ActivityKind::Electricity,
+            detail: None,
+            document: "drop/22099131/b1/a.pdf".into(),
+            month: month.into(),
+            year: month[..4].parse().unwrap_or(0),
+            quantity: 100.0,
+            unit: Unit::Kwh,
+            co2_kg: kg,
+            ch4_kg: 0.0,
+            n2o_kg: 0.0,
+            other_kg_co2e: 0.0,
+            kg_co2e: kg,
+            excluded_kg_co2e: 0.0,
+            scope: 2,
+            category: 2,
+            ghg_protocol: "scope2".into(),
+            source_label: "外購電力".into(),
+            factor_refs: vec!["moenv-2024-electricity".into()],
+            provisional: false,
+            unverified: false,
+            notes: vec![],
+            formula: "100 × 0.474".into(),
+            library: library.into(),
+            computed_at: "2025-03-01T00:00:00.000Z".into(),
+        }
+    }
+
+    fn key_of(a: &Activity) -> String {
+        a.dedupe_key.clone().expect("a bill with meter and period has a dedupe key")
+    }
+
+    #[test]
+    fn a_free_key_is_taken_only_if_still_free() {
+        let a = bill("a1", "01-2345-67");
+        let mut plan = Plan::default();
+        assert_eq!(plan.needed_keys(&a, None), vec![key_of(&a)]);
+        plan.known.insert(key_of(&a), None);
+        let stored = plan.add(a.clone(), None, ActivityCond::New);
+        assert_eq!(stored.status, ActivityStatus::Accepted);
+        assert_eq!(plan.keys.get(&key_of(&a)), Some(&KeyOp { expect: Expect::FreeOr("a1".into()), after: Some("a1".into()), write: true }));
+        assert!(plan.needed_keys(&a, None).is_empty());
+        assert_eq!(plan.len(), 2);
+    }
+
+    #[test]
+    fn a_held_key_makes_a_duplicate_that_checks_the_holder() {
+        let a = bill("a2", "01-2345-67");
+        let mut plan = Plan::default();
+        plan.known.insert(key_of(&a), Some("a1".into()));
+        let stored = plan.add(a.clone(), None, ActivityCond::New);
+        assert_eq!((stored.status, stored.duplicate_of.as_deref()), (ActivityStatus::Duplicate, Some("a1")));
+        assert_eq!(plan.keys.get(&key_of(&a)), Some(&KeyOp::check("a1")));
+    }
+
+    #[test]
+    fn the_same_bill_twice_in_one_transaction_counts_once() {
+        let (a, b) = (bill("a1", "M1"), bill("a2", "M1"));
+        let mut plan = Plan::default();
+        plan.known.insert(key_of(&a), None);
+        let first = plan.add(a.clone(), None, ActivityCond::New);
+        let second = plan.add(b, None, ActivityCond::New);
+        assert_eq!(first.status, ActivityStatus::Accepted);
+        assert_eq!((second.status, second.duplicate_of.as_deref()), (ActivityStatus::Duplicate, Some("a1")));
+        // One operation on the dedupe item: the take by the first.
+        assert_eq!(plan.keys.len(), 1);
+        assert_eq!(plan.keys.get(&key_of(&a)), Some(&KeyOp::acquire("a1")));
+    }
+
+    #[test]
+    fn rejecting_the_holder_releases_the_key_or_hands_it_to_the_freed_duplicate() {
+        let old = bill("a1", "M1");
+        let mut rejected = old.clone();
+        rejected.status = ActivityStatus::Rejected;
+        let mut plan = Plan::default();
+        plan.known.insert(key_of(&old), Some("a1".into()));
+        let stored = plan.add(rejected, Some(&old), ActivityCond::Version(1));
+        assert_eq!(stored.status, ActivityStatus::Rejected);
+        assert_eq!(plan.keys.get(&key_of(&old)), Some(&KeyOp::release("a1")));
+
+        // The waiting duplicate takes it over in the same transaction: one put, on
+        // condition that the rejected one still held it.
+        let mut before = bill("a2", "M1");
+        before.status = ActivityStatus::Duplicate;
+        before.duplicate_of = Some("a1".into());
+        let mut freed = before.clone();
+        freed.status = ActivityStatus::Accepted;
+        freed.duplicate_of = None;
+        let stored = plan.add(freed, Some(&before), ActivityCond::Version(1));
+        assert_eq!((stored.status, stored.duplicate_of), (ActivityStatus::Accepted, None));
+        assert_eq!(
+            plan.keys.get(&key_of(&old)),
+            Some(&KeyOp { expect: Expect::HeldBy("a1".into()), after: Some("a2".into()), write: true })
+        );
+    }
+
+    #[test]
+    fn a_corrected_key_moves_and_a_waiting_activity_keeps_holding() {
+        let old = bill("a1", "M1");
+        let corrected = bill("a1", "M2");
+        let mut plan = Plan::default();
+        plan.known.insert(key_of(&old), Some("a1".into()));
+        plan.known.insert(key_of(&corrected), None);
+        plan.add(corrected.clone(), Some(&old), ActivityCond::Version(1));
+        assert_eq!(plan.keys.get(&key_of(&old)), Some(&KeyOp::release("a1")));
+        assert_eq!(plan.keys.get(&key_of(&corrected)), Some(&KeyOp::acquire("a1")));
+
+        // Waiting for a person still holds the key (as SQLite's holder query).
+        let mut waiting = bill("a3", "M3");
+        waiting.quantity = None;
+        waiting.refresh();
+        assert_eq!(waiting.status, ActivityStatus::NeedsReview);
+        let mut plan = Plan::default();
+        plan.known.insert(key_of(&waiting), None);
+        plan.add(waiting.clone(), None, ActivityCond::New);
+        assert_eq!(plan.keys.get(&key_of(&waiting)), Some(&KeyOp::acquire("a3")));
+    }
+
+    #[test]
+    fn a_duplicate_whose_original_is_gone_counts_again() {
+        let mut dup = bill("a2", "M1");
+        dup.status = ActivityStatus::Duplicate;
+        dup.duplicate_of = Some("a1".into());
+        let mut plan = Plan::default();
+        plan.known.insert(key_of(&dup), None);
+        let stored = plan.add(dup.clone(), Some(&dup), ActivityCond::Version(1));
+        assert_eq!((stored.status, stored.duplicate_of), (ActivityStatus::Accepted, None));
+        assert_eq!(plan.keys.get(&key_of(&dup)), Some(&KeyOp::acquire("a2")));
+        // A rejected activity takes nothing and is never a duplicate.
+        let mut rej = bill("a4", "M1");
+        rej.status = ActivityStatus::Rejected;
+        let mut plan = Plan::default();
+        plan.known.insert(key_of(&rej), Some("a1".into()));
+        let stored = plan.add(rej, None, ActivityCond::New);
+        assert_eq!((stored.status, stored.duplicate_of), (ActivityStatus::Rejected, None));
+        assert!(plan.keys.is_empty());
+    }
+
+    fn test_store() -> DynamoActivityStore {
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("ap-northeast-1"))
+            .build();
+        DynamoActivityStore::new(Client::from_conf(conf), "t")
+    }
+
+    #[test]
+    fn plan_items_carry_the_conditions() {
+        let store = test_store();
+        let old = bill("a1", "M1");
+        let mut rejected = old.clone();
+        rejected.status = ActivityStatus::Rejected;
+        rejected.version = 2;
+        let mut plan = Plan::default();
+        plan.known.insert(key_of(&old), Some("a1".into()));
+        plan.add(rejected, Some(&old), ActivityCond::Version(1));
+        let mut other = bill("b1", "M9");
+        other.status = ActivityStatus::Duplicate;
+        other.duplicate_of = Some("zz".into());
+        plan.known.insert(key_of(&other), Some("zz".into()));
+        plan.add(other.clone(), None, ActivityCond::New);
+        let items = store.plan_items("22099131", &plan).unwrap();
+        assert_eq!(items.len(), 4);
+        let put = items[0].put().unwrap();
+        assert_eq!(put.condition_expression(), Some("version = :v"));
+        assert_eq!(put.expression_attribute_values().unwrap().get(":v"), Some(&AttributeValue::N("1".into())));
+        assert_eq!(put.item().get("entity"), Some(&s("activity")));
+        assert_eq!(put.item().get("sk"), Some(&s("ACTIVITY#a1")));
+        assert_eq!(put.item().get("version"), Some(&AttributeValue::N("2".into())));
+        assert_eq!(items[1].put().unwrap().condition_expression(), Some("attribute_not_exists(pk)"));
+        // BTreeMap order of the keys: meter:electricity:M1… before meter:electricity:M9….
+        let del = items[2].delete().unwrap();
+        assert_eq!(del.condition_expression(), Some("activity_id = :h"));
+        assert_eq!(del.key().get("sk"), Some(&s(&dedupe_sk(&key_of(&old)))));
+        assert_eq!(del.key().get("pk"), Some(&s("COMPANY#22099131")));
+        let check = items[3].condition_check().unwrap();
+        assert_eq!(check.condition_expression(), "activity_id = :h");
+        assert_eq!(check.expression_attribute_values().unwrap().get(":h"), Some(&s("zz")));
+    }
+
+    #[test]
+    fn stored_items_decode_as_the_stream_consumers_do() {
+        let a = bill("a1", "M1");
+        let item = to_item(&ActivityItem::from(&a)).unwrap();
+        let image: serde_dynamo::Item = serde_dynamo::Item::from(item.clone());
+        assert_eq!(crate::records::activity_from_image(&image).unwrap().unwrap(), a);
+        assert_eq!(from_item::<ActivityItem>(item).unwrap().activity, a);
+
+        // Files and emission lines are not activities for the stream filter.
+        let file = FileRecord {
+            tax_id: "22099131".into(),
+            batch_id: "b1".into(),
+            key: "drop/22099131/b1/電費.pdf".into(),
+            blob_key: "drop/22099131/b1/電費.pdf".into(),
+            name: "電費.pdf".into(),
+            version: "v1".into(),
+            size: 2048,
+            status: FileStatus::Processing,
+            file_type: None,
+            method: None,
+            reason: None,
+            activities: 0,
+            needs_review: 0,
+            duplicates: 0,
+            received_at: "2025-03-01T00:00:00.000Z".into(),
+            updated_at: "2025-03-01T00:00:00.000Z".into(),
+        };
+        let fi = to_item(&FileItem::new(&file, "2025-03-01T00:00:00.000Z".into())).unwrap();
+        assert_eq!(fi.get("entity"), Some(&s("file")));
+        assert_eq!(fi.get("status"), Some(&s("processing")));
+        assert!(crate::records::activity_from_image(&serde_dynamo::Item::from(fi.clone())).is_none());
+        assert_eq!(from_item::<FileItem>(fi).unwrap().file, file);
+        let l = line("a1", "2025-01", 58.5, "lib1");
+        let ei = to_item(&EmissionItem { pk: company("22099131"), sk: emission_sk("a1", "2025-01"), entity: ENTITY_EMISSION.into(), line: l.clone() })
+            .unwrap();
+        assert!(crate::records::activity_from_image(&serde_dynamo::Item::from(ei.clone())).is_none());
+        assert_eq!(from_item::<EmissionItem>(ei).unwrap().line, l);
+    }
+
+    #[test]
+    fn restatements_only_for_a_changed_total_under_another_library() {
+        let now = Utc::now();
+        let old = vec![line("a1", "2025-01", 50.0, "lib1"), line("a1", "2025-02", 10.0, "lib1")];
+        assert!(restatement("22099131", "a1", &old, &old, now).is_none());
+        let same_lib = vec![line("a1", "2025-01", 70.0, "lib1")];
+        assert!(restatement("22099131", "a1", &old, &same_lib, now).is_none());
+        let same_total = vec![line("a1", "2025-01", 60.0, "lib2")];
+        assert!(restatement("22099131", "a1", &old, &same_total, now).is_none());
+        let changed = vec![line("a1", "2025-01", 30.0, "lib2"), line("a1", "2025-02", 40.0, "lib2")];
+        let r = restatement("22099131", "a1", &old, &changed, now).unwrap();
+        assert_eq!((r.old_kg_co2e, r.new_kg_co2e), (60.0, 70.0));
+        assert_eq!((r.old_library.as_str(), r.new_library.as_str()), ("lib1", "lib2"));
+        assert!(restatement("22099131", "a1", &[], &changed, now).is_none());
+    }
+
+    #[test]
+    fn year_filter_and_file_counts_follow_sqlite() {
+        let a = bill("a1", "M1");
+        assert!(touches_year(&a, 2025) && !touches_year(&a, 2024));
+        let mut span = a.clone();
+        span.period_start = date(2024, 12, 15);
+        assert!(touches_year(&span, 2024) && touches_year(&span, 2025) && !touches_year(&span, 2026));
+        let mut undated = a.clone();
+        undated.period_start = None;
+        undated.period_end = None;
+        assert!(touches_year(&undated, 1999));
+
+        let mut review = bill("a2", "M2");
+        review.quantity = None;
+        review.refresh();
+        let mut dup = bill("a3", "M1");
+        dup.status = ActivityStatus::Duplicate;
+        let file = FileRecord {
+            tax_id: "22099131".into(),
+            batch_id: "b1".into(),
+            key: "k".into(),
+            blob_key: a.document.clone(),
+            name: "a.pdf".into(),
+            version: "v1".into(),
+            size: 1,
+            status: FileStatus::Processing,
+            file_type: None,
+            method: None,
+            reason: None,
+            activities: 0,
+            needs_review: 0,
+            duplicates: 0,
+            received_at: "t".into(),
+            updated_at: "t".into(),
+        };
+        let f = file_outcome(&file, &[a.clone(), review.clone(), dup.clone()]);
+        assert_eq!((f.activities, f.needs_review, f.duplicates, f.status), (3, 1, 1, FileStatus::NeedsReview));
+        let f = file_outcome(&file, &[a.clone()]);
+        assert_eq!((f.needs_review, f.status), (0, FileStatus::Done));
+        let mut failed = file.clone();
+        failed.status = FileStatus::Failed;
+        assert_eq!(file_outcome(&failed, &[]).status, FileStatus::Failed);
+
+        // Counts follow a person's work: once the review item is confirmed the file is done.
+        let mut listed = file_outcome(&file, &[a.clone(), review.clone()]);
+        listed.blob_key = a.document.clone();
+        review.document = a.document.clone();
+        let shown = refresh_files(vec![listed.clone()], &[a.clone(), review.clone()]);
+        assert_eq!((shown[0].needs_review, shown[0].status), (1, FileStatus::NeedsReview));
+        review.quantity = Some(1.0);
+        review.issues.clear();
+        review.refresh();
+        assert_eq!(review.status, ActivityStatus::Accepted);
+        let shown = refresh_files(vec![listed], &[a, review]);
+        assert_eq!((shown[0].needs_review, shown[0].status), (0, FileStatus::Done));
     }
 }

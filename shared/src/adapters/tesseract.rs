@@ -16,6 +16,7 @@ use async_trait::async_trait;
 
 use crate::domain::{ExtractedDocument, ExtractedPage, ExtractionMethod, FileType, TextLine};
 use crate::ingest::pdf::{self, PdfError, PdfPage};
+use crate::ingest::sniff::sniff;
 use crate::ports::{DocumentInput, ExtractError, TextExtractor};
 
 /// The time one page may take (OCR or rasterisation).
@@ -129,6 +130,9 @@ impl TesseractTextExtractor {
     }
 
     fn extract_blocking(&self, bytes: &[u8], file_type: FileType) -> Result<ExtractedDocument, ExtractError> {
+        // Defence in depth: the same checks as at drop time (size, pixel bombs, truncation,
+        // encryption) before any engine sees the bytes.
+        sniff(bytes).map_err(|r| ExtractError::Unreadable(r.reason))?;
         let work = WorkDir::new().map_err(|_| ExtractError::Retryable("無法建立暫存資料夾，請稍後再試".into()))?;
         match file_type {
             FileType::Png | FileType::Jpeg => {
@@ -197,6 +201,7 @@ impl NoOcrTextExtractor {
             FileType::Png | FileType::Jpeg => Err(ExtractError::NoEngine(NO_OCR_REASON.into())),
             FileType::Csv => Err(not_a_document()),
             FileType::Pdf => {
+                sniff(bytes).map_err(|r| ExtractError::Unreadable(r.reason))?;
                 let pages = pdf::pages(bytes).map_err(pdf_error)?;
                 if !pages.iter().all(has_text) {
                     return Err(ExtractError::NoEngine(NO_OCR_REASON.into()));
@@ -392,7 +397,6 @@ impl Drop for WorkDir {
 mod tests {
     use super::*;
     use crate::ingest::pdf::testpdf;
-    use crate::ingest::sniff::sniff;
     use crate::ports::BlobKey;
 
     const TSV: &str = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext
@@ -441,6 +445,16 @@ mod tests {
         assert!(big < 300 && (big * 100) as f32 * (big * 100) as f32 <= MAX_RASTER_PIXELS, "{big}");
     }
 
+    /// A PNG with a valid 256×256 IHDR, `data` as its only IDAT (not checked) and IEND.
+    fn header_only_png(data: &[u8]) -> Vec<u8> {
+        let mut b = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x01\x00\x00\x00\x01\x00\x08\x02\x00\x00\x00\x00\x00\x00\x00".to_vec();
+        b.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        b.extend_from_slice(b"IDAT");
+        b.extend_from_slice(data);
+        b.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]);
+        b
+    }
+
     fn input<'a>(key: &'a BlobKey, bytes: &'a [u8], file_type: FileType) -> DocumentInput<'a> {
         DocumentInput { key, version: "v1", bytes, file_type }
     }
@@ -469,8 +483,14 @@ mod tests {
             langs: "chi_tra".into(),
             pdftoppm: Some(PathBuf::from("/nonexistent/pdftoppm")),
         };
-        let png = b"\x89PNG\r\n\x1a\n";
-        assert!(matches!(t.extract_blocking(png, FileType::Png), Err(ExtractError::NoEngine(_))));
+        assert!(matches!(t.extract_blocking(&header_only_png(b"\x55\x55"), FileType::Png), Err(ExtractError::NoEngine(_))));
+        // Bombs are refused before any engine is looked for.
+        let mut bomb = header_only_png(b"");
+        bomb[16..24].copy_from_slice(&[0, 1, 0x86, 0xA0, 0, 1, 0x86, 0xA0]); // 100000×100000
+        match t.extract_blocking(&bomb, FileType::Png) {
+            Err(ExtractError::Unreadable(r)) => assert!(r.contains("100000×100000"), "{r}"),
+            other => panic!("{other:?}"),
+        }
         let scanned = testpdf::ascii(&[&[]]);
         assert!(matches!(t.extract_blocking(&scanned, FileType::Pdf), Err(ExtractError::NoEngine(_))));
         // A text layer needs no engine at all.
@@ -492,8 +512,8 @@ mod tests {
     fn tesseract_refuses_a_corrupt_image_and_needs_pdftoppm_for_scans() {
         let Some(t) = detect_or_skip("tesseract_refuses_a_corrupt_image") else { return };
         assert_eq!(t.name(), "tesseract");
-        let mut bad = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x01\x00\x00\x00\x01\x00\x08\x02\x00\x00\x00".to_vec();
-        bad.extend_from_slice(&[0x55; 64]);
+        // Passes the header checks, but the image data is garbage.
+        let bad = header_only_png(&[0x55; 64]);
         match t.extract_blocking(&bad, FileType::Png) {
             Err(ExtractError::Unreadable(r)) => assert!(r.contains("圖片無法讀取"), "{r}"),
             other => panic!("{other:?}"),

@@ -124,7 +124,7 @@ pub struct Activity {
     pub status: ActivityStatus,
     /// zh-TW reasons it needs review.
     pub issues: Vec<String>,
-    /// The key that makes the same bill count once (`meter:…` or `invoice:…`).
+    /// The key that makes the same bill count once (`invoice:…`, `bill:…` or `content:…`).
     pub dedupe_key: Option<String>,
     /// For a duplicate: the activity that is counted.
     pub duplicate_of: Option<String>,
@@ -190,11 +190,13 @@ impl Activity {
         if let Some(inv) = &self.invoice_number {
             return Some(format!("invoice:{inv}"));
         }
-        match (self.kind, &self.meter_id, self.period_start, self.period_end) {
-            (Some(k), Some(m), Some(s), Some(e)) => Some(format!("meter:{}:{m}:{s}:{e}", k.as_str())),
-            // No meter or invoice number: the same values on the same dates are taken
-            // to be the same bill (a re-imported spreadsheet row), flagged and counted once.
-            (Some(k), None, Some(s), Some(e)) => Some(format!(
+        // A metered bill is its kind, billing period and quantity (the meter number is
+        // left out: an OCR slip in it must not let the same bill count twice). Without
+        // a meter, the same values on the same dates are taken to be the same bill
+        // (a re-imported spreadsheet row): flagged and counted once.
+        match (self.kind, &self.meter_id, self.period_start, self.period_end, self.quantity) {
+            (Some(k), Some(_), Some(s), Some(e), Some(q)) => Some(format!("bill:{}:{s}:{e}:{q}", k.as_str())),
+            (Some(k), _, Some(s), Some(e), _) => Some(format!(
                 "content:{}:{}:{}:{}:{s}:{e}:{}",
                 k.as_str(),
                 self.detail.as_deref().unwrap_or(""),

@@ -218,6 +218,10 @@ impl Decoder {
     }
 }
 
+/// The most code → text entries kept from one `ToUnicode` CMap (hostile files could
+/// declare millions through ranges).
+const MAX_CMAP_ENTRIES: usize = 200_000;
+
 /// A parsed `ToUnicode` CMap: codespace ranges and code → text.
 #[derive(Debug, Default)]
 struct ToUnicode {
@@ -257,6 +261,9 @@ impl ToUnicode {
                                 let mut units: Vec<u16> =
                                     dst.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
                                 for k in 0..=count {
+                                    if cm.map.len() >= MAX_CMAP_ENTRIES {
+                                        break;
+                                    }
                                     cm.map.insert((lo.len(), lo_n + k), String::from_utf16_lossy(&units));
                                     if let Some(last) = units.last_mut() {
                                         *last = last.wrapping_add(1);
@@ -268,7 +275,7 @@ impl ToUnicode {
                                 let mut j = i + 3;
                                 let mut k = 0;
                                 while let Some(Tok::Hex(dst)) = tokens.get(j) {
-                                    if k <= count {
+                                    if k <= count && cm.map.len() < MAX_CMAP_ENTRIES {
                                         cm.map.insert((lo.len(), lo_n + k), utf16_text(dst));
                                     }
                                     k += 1;
@@ -287,6 +294,9 @@ impl ToUnicode {
     }
 
     fn insert(&mut self, src: &[u8], text: String) {
+        if self.map.len() >= MAX_CMAP_ENTRIES {
+            return;
+        }
         self.map.insert((src.len(), code_value(src)), text);
     }
 
@@ -605,6 +615,13 @@ mod tests {
         let mut s = String::new();
         m.decode(b"AB C01", &mut s);
         assert_eq!(s, "ab c一二");
+        // Absurd ranges are capped, not expanded without limit.
+        let mut hostile = String::from("1 begincodespacerange <0000> <FFFF> endcodespacerange\n100 beginbfrange\n");
+        for _ in 0..100 {
+            hostile.push_str("<0000> <FFFF> <0041>\n");
+        }
+        hostile.push_str("endbfrange");
+        assert!(ToUnicode::parse(hostile.as_bytes()).map.len() <= MAX_CMAP_ENTRIES);
     }
 
     #[test]

@@ -47,8 +47,9 @@ fn load_activity(conn: &rusqlite::Connection, id: &str) -> AppResult<Option<Acti
         .transpose()
 }
 
-/// Applies dedupe: if another counted (or waiting) activity of the company holds the
-/// key, this one is its duplicate; a former duplicate whose original is gone is freed.
+/// Applies dedupe: if a counted activity of the company holds the key, this one is its
+/// duplicate (a waiting one keeps waiting, with a hint); a former duplicate whose
+/// original is gone is freed. A waiting bill never blocks a clean copy from counting.
 fn apply_dedupe(tx: &rusqlite::Transaction<'_>, a: &mut Activity) -> AppResult<()> {
     if a.status == ActivityStatus::Rejected {
         return Ok(());
@@ -57,7 +58,7 @@ fn apply_dedupe(tx: &rusqlite::Transaction<'_>, a: &mut Activity) -> AppResult<(
         Some(k) => tx
             .query_row(
                 "SELECT id FROM activities WHERE tax_id = ?1 AND dedupe_key = ?2 AND id <> ?3
-                   AND status IN ('accepted', 'needs_review') ORDER BY id LIMIT 1",
+                   AND status = 'accepted' ORDER BY id LIMIT 1",
                 params![a.tax_id, k, a.id],
                 |r| r.get(0),
             )
@@ -66,6 +67,14 @@ fn apply_dedupe(tx: &rusqlite::Transaction<'_>, a: &mut Activity) -> AppResult<(
         None => None,
     };
     match holder {
+        // Waiting for a person: stays in the queue, with the hint; a confirmation
+        // then flags it as the duplicate it is.
+        Some(h) if a.status == ActivityStatus::NeedsReview => {
+            a.duplicate_of = Some(h);
+            if !a.issues.iter().any(|i| i == DUPLICATE_HINT) {
+                a.issues.push(DUPLICATE_HINT.into());
+            }
+        }
         Some(h) => {
             a.status = ActivityStatus::Duplicate;
             a.duplicate_of = Some(h);
@@ -80,6 +89,9 @@ fn apply_dedupe(tx: &rusqlite::Transaction<'_>, a: &mut Activity) -> AppResult<(
     }
     Ok(())
 }
+
+/// The review hint on a waiting activity whose bill was already recorded.
+pub(crate) const DUPLICATE_HINT: &str = "與另一張已登錄的單據相同（同一電號與計費期間或同一發票號碼）：確認後標示為重複單據，只計一次";
 
 fn write_activity(tx: &rusqlite::Transaction<'_>, a: &Activity, old: Option<&Activity>, at: &str) -> AppResult<()> {
     tx.execute(

@@ -46,7 +46,10 @@ pub fn parse_metered(view: &PageView, spec: &MeteredSpec) -> ActivityCandidate {
         Some(f) => match meter_token(&f.text) {
             Some(id) => {
                 let id = spec.meter_format.map_or(id.clone(), |fmt| fmt(&id));
-                r.used(spec.meter_name, f.confidence);
+                // The number identifies the bill; it is not a value that is counted, and
+                // dedupe does not rest on it (see `Activity::refresh`): its shape is
+                // checked, its OCR confidence does not send the bill to review.
+                let _ = f.confidence;
                 if let Some(check) = spec.meter_check {
                     check(&id, &mut r);
                 }
