@@ -354,3 +354,47 @@ async fn without_an_ocr_engine_images_fail_with_a_clear_reason() {
     assert!(batch["files"][0]["reason"].as_str().unwrap().contains("未安裝文字辨識引擎"), "{batch}");
     assert_eq!(get_json(&s, &cookie, "/carbon/batches").await["ocr_engine"], "none");
 }
+
+/// A year whose grid factor is not published uses the latest one, flagged provisional;
+/// when the real one is added, the affected results are restated and the change shows.
+#[tokio::test]
+async fn publishing_a_grid_factor_restates_the_provisional_results() {
+    let s = Sys::new().await;
+    let cookie = carbon_user(&s).await;
+    drop_file(&s, "b1", "power.csv", "類別,數量,單位,起日,迄日,電號或水號,金額\n電力,1000,kWh,2025-03-01,2025-03-31,07-12-3456-78-9,3800\n".as_bytes());
+    wait_batch(&s, &cookie, "b1", 1).await;
+    let before = settled_export(&s, &cookie, 2025).await;
+    let line = &before["emissions"][0];
+    assert_eq!(line["provenance"]["provisional"], true);
+    assert!((line["kg_co2e"].as_f64().unwrap() - 474.0).abs() < 1e-9, "{line}");
+
+    // The Energy Administration publishes 2025's factor (a figure for the test).
+    let factors = s.dir.path().join("factors");
+    std::fs::create_dir_all(&factors).unwrap();
+    let file = serde_json::json!({ "schema": 1, "description": "test: the 2025 grid factor", "entries": [{
+        "id": "electricity.grid.tw", "version": "2025", "label": "2025年電力排碳係數", "value": 0.457, "unit": "kgCO2e/kWh",
+        "source": { "publisher": "經濟部能源署", "title": "2025年度電力排碳係數", "reference": "test" },
+        "published": "2026-05", "valid_from": 2025, "valid_to": 2025, "status": "official" }]});
+    std::fs::write(factors.join("grid-2025.json"), serde_json::to_vec(&file).unwrap()).unwrap();
+    let mut config = super::common::local_config(s.dir.path());
+    config.factors_dir = Some(factors);
+    let app = ecosphere::App::from_config(config).await.unwrap();
+    assert_eq!(app.calculate.restate_all().await.unwrap(), 1);
+    assert_eq!(app.calculate.restate_all().await.unwrap(), 0, "restating twice changes nothing");
+
+    let tax = ecosphere::domain::TaxId::parse(TAX).unwrap();
+    let lines = app.activities.list_emissions(&tax, Some(2025)).await.unwrap();
+    assert_eq!(lines.len(), 1, "replaced, not added");
+    assert!(!lines[0].provisional);
+    assert!((lines[0].kg_co2e - 457.0).abs() < 1e-9);
+    assert!(lines[0].factor_refs.iter().any(|r| r == "electricity.grid.tw@2025"));
+    let r = app.activities.list_restatements(&tax).await.unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].old_kg_co2e, r[0].new_kg_co2e), (474.0, 457.0));
+    // The platform shows it.
+    let dash = get_json(&s, &cookie, "/carbon?year=2025").await;
+    assert_eq!(dash["restatements"].as_array().unwrap().len(), 1);
+    assert_eq!(dash["provisional"], false);
+    let html = s.client.get(s.url("/carbon?year=2025")).header(header::COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("重新計算紀錄"));
+}

@@ -17,6 +17,8 @@ use ecosphere::ports::{ActivityStore, FileClaim};
 use ecosphere::AppError;
 
 const TAX: &str = "22099131";
+/// The review hint of a waiting copy of a counted bill, on both backends.
+const DUPLICATE_HINT: &str = "與另一張已登錄的單據相同（同一電號與計費期間或同一發票號碼）：確認後標示為重複單據，只計一次";
 const OTHER_TAX: &str = "10458574";
 
 fn t0() -> DateTime<Utc> {
@@ -53,8 +55,10 @@ fn file(tax: &str, name: &str, version: &str) -> FileRecord {
     }
 }
 
-/// An electricity bill on page `page` of `f`: meter `meter`, the two months from `start`.
+/// An electricity bill on page `page` of `f`: meter `meter`, the two months from `start`;
+/// the quantity follows the meter's digits, so bills of different meters are different.
 fn bill(f: &FileRecord, page: u32, meter: &str, start: NaiveDate) -> Activity {
+    let digits = meter.chars().filter_map(|c| c.to_digit(10)).fold(0u64, |n, d| (n * 10 + u64::from(d)) % 1_000_000);
     let end = start.checked_add_months(chrono::Months::new(2)).and_then(|d| d.pred_opt());
     let mut a = Activity {
         id: format!("{}-{}-{page}", f.tax_id, f.name.replace('.', "_")),
@@ -64,7 +68,7 @@ fn bill(f: &FileRecord, page: u32, meter: &str, start: NaiveDate) -> Activity {
         page,
         kind: Some(ActivityKind::Electricity),
         detail: Some("台電 表燈非時間電價".into()),
-        quantity: Some(1280.0),
+        quantity: Some(100.0 + digits as f64),
         unit: Some(Unit::Kwh),
         period_start: Some(start),
         period_end: end,
@@ -259,10 +263,11 @@ async fn dedupe_contract(store: Arc<dyn ActivityStore>) {
     let back = store.update_activity(&unreject, 2).await.unwrap();
     assert_eq!((back.status, back.duplicate_of.as_deref()), (ActivityStatus::Duplicate, Some(b.id.as_str())));
 
-    // A correction to another meter moves the key: the old bill is free for a new copy.
+    // A corrected quantity is another bill: the old one is free for a new copy.
     let mut moved = freed.clone();
-    moved.meter_id = Some("09-9999-99".into());
+    moved.quantity = Some(4321.0);
     moved.refresh();
+    assert_ne!(moved.dedupe_key, freed.dedupe_key);
     let moved = store.update_activity(&moved, 2).await.unwrap();
     assert_eq!(moved.status, ActivityStatus::Accepted);
     let fd = file(TAX, "d.pdf", "v1");
@@ -272,6 +277,32 @@ async fn dedupe_contract(store: Arc<dyn ActivityStore>) {
     let fe = file(TAX, "e.pdf", "v1");
     let e = bill(&fe, 1, "01-2345-67", NaiveDate::from_ymd_opt(2025, 3, 1).unwrap());
     assert_eq!(store.finish_file(&fe, vec![e]).await.unwrap()[0].status, ActivityStatus::Accepted);
+
+    // A copy waiting for a person keeps waiting, with a hint naming the counted one;
+    // confirmed, it is the duplicate it is.
+    let fh = file(TAX, "h.pdf", "v1");
+    let mut h = bill(&fh, 1, "01-2345-67", NaiveDate::from_ymd_opt(2025, 3, 1).unwrap());
+    h.issues.push("辨識信心度偏低，請確認".into());
+    h.refresh();
+    let hinted = store.finish_file(&fh, vec![h.clone()]).await.unwrap().remove(0);
+    let counted_e = store.list_activities(&tax(TAX), None).await.unwrap().into_iter().find(|x| x.document.ends_with("e.pdf")).unwrap();
+    assert_eq!((hinted.status, hinted.duplicate_of.as_deref()), (ActivityStatus::NeedsReview, Some(counted_e.id.as_str())));
+    assert!(hinted.issues.iter().any(|i| i == DUPLICATE_HINT), "{:?}", hinted.issues);
+    let mut confirm = hinted.clone();
+    confirm.issues.clear();
+    confirm.confirmed_by = Some("ming@vitamin.com.tw".into());
+    confirm.refresh();
+    let confirmed = store.update_activity(&confirm, 1).await.unwrap();
+    assert_eq!((confirmed.status, confirmed.duplicate_of.as_deref()), (ActivityStatus::Duplicate, Some(counted_e.id.as_str())));
+    // A waiting bill never blocks a clean copy from counting.
+    let (fw, fx) = (file(TAX, "w.pdf", "v1"), file(TAX, "x.pdf", "v1"));
+    let mut w = bill(&fw, 1, "03-3333-33", jan);
+    w.issues.push("辨識信心度偏低，請確認".into());
+    w.refresh();
+    let x = bill(&fx, 1, "03-3333-33", jan);
+    assert_eq!((w.status, &w.dedupe_key), (ActivityStatus::NeedsReview, &x.dedupe_key));
+    store.finish_file(&fw, vec![w]).await.unwrap();
+    assert_eq!(store.finish_file(&fx, vec![x]).await.unwrap()[0].status, ActivityStatus::Accepted);
 
     // Two copies in one file: the first counts.
     let fg = file(TAX, "g.pdf", "v1");

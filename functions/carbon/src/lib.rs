@@ -117,7 +117,9 @@ pub async fn company_summary(app: &App, tax: &TaxId, year: i32) -> Result<Summar
     let lines = app.activities.list_emissions(tax, Some(year)).await?;
     let previous = app.activities.list_emissions(tax, Some(year - 1)).await?;
     let activities = app.activities.list_activities(tax, Some(year)).await?;
-    Ok(summarize(tax.as_str(), year, &lines, &previous, &activities))
+    let mut s = summarize(tax.as_str(), year, &lines, &previous, &activities);
+    s.restatements = app.activities.list_restatements(tax).await?;
+    Ok(s)
 }
 
 fn kg(v: f64) -> String {
@@ -198,6 +200,20 @@ async fn dashboard(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Qu
     body.push_str(&format!(
         r#"<p><a class="button" href="/carbon/report?year={year}">一鍵產出碳管理報告</a> <a href="/carbon/report.pdf?year={year}">PDF</a> · <a href="/carbon/export.csv?year={year}">CSV</a> · <a href="/carbon/export.json?year={year}">JSON</a></p>"#
     ));
+    if !s.restatements.is_empty() {
+        body.push_str("<h2>重新計算紀錄</h2><p>排放係數公告或更正後，受影響的結果已重新計算：</p><table><tr><th>時間</th><th>活動數據</th><th class=n>原 kgCO2e</th><th class=n>新 kgCO2e</th></tr>");
+        for r in s.restatements.iter().rev().take(50) {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td><a href=\"/carbon/activities/{}\">{}</a></td><td class=n>{}</td><td class=n>{}</td></tr>",
+                esc(&r.at),
+                esc(&r.activity_id),
+                esc(&r.activity_id),
+                kg(r.old_kg_co2e),
+                kg(r.new_kg_co2e)
+            ));
+        }
+        body.push_str("</table>");
+    }
     for n in s.notes.iter().map(String::as_str).chain([ecosphere::report::model::ROUNDING_NOTE, ecosphere::report::model::GWP_NOTE]) {
         body.push_str(&format!("<p class=\"notice\">{}</p>", esc(n)));
     }

@@ -870,8 +870,10 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d)
     }
 
-    /// An electricity bill of meter `meter` for Jan-Feb 2025, as parsed.
+    /// An electricity bill of meter `meter` for Jan-Feb 2025, as parsed; the quantity
+    /// follows the meter's digits, so bills of different meters are different bills.
     fn bill(id: &str, meter: &str) -> Activity {
+        let digits = meter.chars().filter_map(|c| c.to_digit(10)).fold(0u32, |n, d| n * 10 + d);
         let mut a = Activity {
             id: id.into(),
             tax_id: "22099131".into(),
@@ -880,7 +882,7 @@ mod tests {
             page: 1,
             kind: Some(ActivityKind::Electricity),
             detail: None,
-            quantity: Some(1234.5),
+            quantity: Some(1000.0 + f64::from(digits)),
             unit: Some(Unit::Kwh),
             period_start: date(2025, 1, 1),
             period_end: date(2025, 2, 28),
@@ -1012,15 +1014,29 @@ mod tests {
         assert_eq!(plan.keys.get(&key_of(&old)), Some(&KeyOp::release("a1")));
         assert_eq!(plan.keys.get(&key_of(&corrected)), Some(&KeyOp::acquire("a1")));
 
-        // Waiting for a person still holds the key (as SQLite's holder query).
+        // Waiting for a person does not hold the key: a clean copy still counts.
         let mut waiting = bill("a3", "M3");
-        waiting.quantity = None;
+        waiting.issues.push("信心度偏低".into());
         waiting.refresh();
         assert_eq!(waiting.status, ActivityStatus::NeedsReview);
         let mut plan = Plan::default();
         plan.known.insert(key_of(&waiting), None);
-        plan.add(waiting.clone(), None, ActivityCond::New);
-        assert_eq!(plan.keys.get(&key_of(&waiting)), Some(&KeyOp::acquire("a3")));
+        let stored = plan.add(waiting.clone(), None, ActivityCond::New);
+        assert_eq!((stored.status, stored.duplicate_of.clone()), (ActivityStatus::NeedsReview, None));
+        assert!(plan.keys.is_empty());
+        let clean = plan.add(bill("a4", "M3"), None, ActivityCond::New);
+        assert_eq!(clean.status, ActivityStatus::Accepted);
+        assert_eq!(plan.keys.get(&key_of(&waiting)), Some(&KeyOp::acquire("a4")));
+
+        // A waiting copy of a counted bill keeps waiting, with the hint (once).
+        let mut plan = Plan::default();
+        plan.known.insert(key_of(&waiting), Some("a4".into()));
+        let hinted = plan.add(waiting.clone(), None, ActivityCond::New);
+        assert_eq!((hinted.status, hinted.duplicate_of.as_deref()), (ActivityStatus::NeedsReview, Some("a4")));
+        assert_eq!(hinted.issues.iter().filter(|i| *i == DUPLICATE_HINT).count(), 1);
+        assert_eq!(plan.keys.get(&key_of(&waiting)), Some(&KeyOp::check("a4")));
+        let again = plan.add(hinted.clone(), Some(&hinted), ActivityCond::Version(1));
+        assert_eq!(again.issues, hinted.issues);
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub struct Summary {
     pub provisional: bool,
     pub unverified: bool,
     pub notes: Vec<String>,
+    /// Results recomputed because a factor was published or corrected (filled by the caller).
+    pub restatements: Vec<crate::domain::inventory::Restatement>,
 }
 
 fn source_key(kind: ActivityKind, detail: &Option<String>) -> String {
@@ -235,6 +237,7 @@ pub fn summarize(tax_id: &str, year: i32, lines: &[EmissionRecord], previous: &[
         provisional,
         unverified,
         notes,
+        restatements: Vec::new(),
     }
 }
 
