@@ -18,7 +18,7 @@ use ecosphere::AppError;
 
 const TAX: &str = "22099131";
 /// The review hint of a waiting copy of a counted bill, on both backends.
-const DUPLICATE_HINT: &str = "與另一張已登錄的單據相同（同一電號與計費期間或同一發票號碼）：確認後標示為重複單據，只計一次";
+use ecosphere::domain::inventory::DUPLICATE_HINT;
 const OTHER_TAX: &str = "10458574";
 
 fn t0() -> DateTime<Utc> {

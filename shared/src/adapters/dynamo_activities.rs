@@ -213,10 +213,8 @@ enum ActivityCond {
     Version(u32),
 }
 
-/// The review hint on a waiting activity whose bill was already recorded. The same text
-/// as SQLite's (`adapters::sqlite::activity_store::DUPLICATE_HINT`, private there); the
-/// contract suite checks both backends give it.
-pub const DUPLICATE_HINT: &str = "與另一張已登錄的單據相同（同一電號與計費期間或同一發票號碼）：確認後標示為重複單據，只計一次";
+/// The review hint on a waiting activity whose bill was already recorded (shared with SQLite).
+pub use crate::domain::inventory::DUPLICATE_HINT;
 
 /// The dedupe key an activity holds: only a counted (accepted) activity holds its key,
 /// so a bill waiting for a person never blocks a clean copy from counting (as SQLite).

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{ActivityCandidate, ActivityKind, ExtractionMethod, FileType, Unit};
 
+/// The review hint on a waiting activity whose bill is already counted (both stores).
+pub const DUPLICATE_HINT: &str = "與另一張已登錄的單據相同（同一電號與計費期間或同一發票號碼）：確認後標示為重複單據，只計一次";
+
 /// What became of one dropped file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

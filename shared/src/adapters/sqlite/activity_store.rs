@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{db_err, log_change, SqliteDb};
-use crate::domain::inventory::{Activity, ActivityStatus, EmissionRecord, FileRecord, FileStatus, Restatement};
+use crate::domain::inventory::{Activity, DUPLICATE_HINT, ActivityStatus, EmissionRecord, FileRecord, FileStatus, Restatement};
 use crate::domain::TaxId;
 use crate::error::{AppError, AppResult};
 use crate::ports::{ActivityStore, FileClaim};
@@ -89,9 +89,6 @@ fn apply_dedupe(tx: &rusqlite::Transaction<'_>, a: &mut Activity) -> AppResult<(
     }
     Ok(())
 }
-
-/// The review hint on a waiting activity whose bill was already recorded.
-pub(crate) const DUPLICATE_HINT: &str = "與另一張已登錄的單據相同（同一電號與計費期間或同一發票號碼）：確認後標示為重複單據，只計一次";
 
 fn write_activity(tx: &rusqlite::Transaction<'_>, a: &Activity, old: Option<&Activity>, at: &str) -> AppResult<()> {
     tx.execute(
