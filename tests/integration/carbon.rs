@@ -335,6 +335,20 @@ async fn generated_bills_are_read_right_and_a_misread_digit_lands_in_review() {
     }
     let elec: f64 = lines_of(&export, "electricity").iter().map(|l| l["quantity"].as_f64().unwrap()).sum();
     assert!((elec - 6991.0).abs() < 1e-6, "{elec}");
+
+    // The Ministry of Finance e-invoice export of the same month holds the receipt that
+    // was photographed: its invoice number makes it the same bill, counted once; a
+    // snack invoice is skipped, not counted.
+    let einvoice = "表頭=M|載具自訂名稱|載具號碼|發票日期|商店統編|商店店名|發票號碼|總金額|發票狀態|\n明細=D|發票號碼|小計|品項名稱|\n\
+M|手機條碼|/ABC1234|20250319|12345678|台亞加油站|BT17874421|1274|開立|\nD|BT17874421|1274|95無鉛汽油 44.33L|\n\
+M|手機條碼|/ABC1234|20250320|87654321|便利商店|CD11112222|85|開立|\nD|CD11112222|85|御飯糰|\n";
+    drop_file(&s, "einvoice", "消費明細.csv", einvoice.as_bytes());
+    let b = wait_batch(&s, &cookie, "einvoice", 1).await;
+    assert_eq!(b["files"][0]["method"], "einvoice", "{b}");
+    assert_eq!(b["files"][0]["duplicates"], 1, "{b}");
+    let after = settled_export(&s, &cookie, 2025).await;
+    let fuel: f64 = lines_of(&after, "gasoline").iter().map(|l| l["quantity"].as_f64().unwrap()).sum();
+    assert!((fuel - 44.33).abs() < 1e-9, "the receipt counted once: {fuel}");
 }
 
 /// Without an OCR engine, images get a clear status and text PDFs and CSVs still work.
