@@ -167,6 +167,9 @@ async fn a_dropped_batch_becomes_an_inventory_with_a_review_queue_and_a_report()
     assert_eq!(dash["needs_review"], 1);
     assert!(dash["provisional"].as_bool().unwrap());
     assert_eq!(dash["hotspots"][0]["kind"], "refrigerant", "R-410A is the largest source: {}", dash["hotspots"]);
+    let page = s.client.get(s.url("/carbon?year=2025")).header(header::COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert_eq!(page.matches("<svg").count(), 2, "monthly trend and hotspot charts");
+    assert!(page.contains("冷媒填充") && page.contains("含暫用係數"), "hotspot label and the provisional flag");
 
     // The review queue: correct the diesel row with the litres from the receipt.
     let id = diesel["activity_id"].as_str().unwrap().to_string();

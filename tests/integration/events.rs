@@ -228,7 +228,7 @@ async fn push_all(app: Arc<App>, mails: &Mails) -> Vec<(String, u16)> {
             (None, _) => String::new(),
         };
         assert!(body.contains(needle), "{function}/{file}: body lacks {needle:?}: {body}");
-        seen.push((file, status as u16));
+        seen.push((file, status));
     }
     seen
 }

@@ -168,7 +168,16 @@ async fn dashboard(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Qu
     for (cat, v) in &s.by_category {
         body.push_str(&format!("<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>", esc(category_label(*cat)), kg(*v), pct(*v, s.total_kg_co2e)));
     }
-    body.push_str("</table><h2>月別趨勢</h2><table><tr><th>月份</th><th class=n>範疇一</th><th class=n>範疇二</th><th class=n>範疇三</th><th class=n>合計 kgCO2e</th></tr>");
+    body.push_str("</table><h2>月別趨勢</h2>");
+    {
+        use ecosphere::report::svg::{stacked_bars, Series};
+        let labels: Vec<String> = s.monthly.iter().map(|m| m.month[5..].trim_start_matches('0').to_string() + "月").collect();
+        let series = [("範疇一", "2e7d32"), ("範疇二", "1565c0"), ("範疇三", "ef6c00")]
+            .map(|(label, color)| Series { label: label.into(), color: color.into() });
+        let values: Vec<Vec<f64>> = s.monthly.iter().map(|m| m.by_scope.to_vec()).collect();
+        body.push_str(&stacked_bars(&format!("{year} 年每月排放量"), "kgCO2e", &labels, &series, &values));
+    }
+    body.push_str("<table><tr><th>月份</th><th class=n>範疇一</th><th class=n>範疇二</th><th class=n>範疇三</th><th class=n>合計 kgCO2e</th></tr>");
     for m in &s.monthly {
         body.push_str(&format!(
             "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
@@ -179,7 +188,21 @@ async fn dashboard(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Qu
             kg(m.total)
         ));
     }
-    body.push_str("</table><h2>排放熱區</h2><p>占總排放 80% 的主要排放源：</p><table><tr><th>排放源</th><th class=n>kgCO2e</th><th class=n>占比</th></tr>");
+    body.push_str("</table><h2>排放熱區</h2><p>占總排放 80% 的主要排放源：</p>");
+    {
+        use ecosphere::report::svg::{horizontal_bars, HBar};
+        let mut cum = 0.0;
+        let bars: Vec<HBar> = s
+            .hotspots
+            .iter()
+            .map(|h| {
+                cum += h.share;
+                HBar { label: h.label.clone(), value: h.kg_co2e, note: format!("{:.1}%｜累計 {:.1}%", h.share * 100.0, cum * 100.0) }
+            })
+            .collect();
+        body.push_str(&horizontal_bars("排放熱區", "kgCO2e", "排放量", "c62828", &bars));
+    }
+    body.push_str("<table><table><tr><th>排放源</th><th class=n>kgCO2e</th><th class=n>占比</th></tr>");
     for h in &s.hotspots {
         body.push_str(&format!("<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>", esc(&h.label), kg(h.kg_co2e), pct(h.kg_co2e, s.total_kg_co2e)));
     }

@@ -7,6 +7,7 @@
 //! - `GET /.well-known/jwks.json`: the public keys.
 //! - `POST /sso/callback`: a valid token → 303 into the platform with a session
 //!   cookie; anything else → 401 and no session.
+//!
 //! The carbon platform's pages (`/carbon…`) are the `carbon` function's.
 
 use std::sync::Arc;

@@ -285,86 +285,6 @@ fn year_on_year(previous_year: i32, prev: &[SourceTotal], cur: &[SourceTotal]) -
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn line(kind: ActivityKind, month: &str, q: f64, kg: f64, scope: u8, cat: u8, doc: &str) -> EmissionRecord {
-        EmissionRecord {
-            tax_id: "22099131".into(),
-            activity_id: format!("a-{doc}"),
-            kind,
-            detail: None,
-            document: doc.into(),
-            month: month.into(),
-            year: month[..4].parse().unwrap(),
-            quantity: q,
-            unit: kind.units()[0],
-            co2_kg: kg,
-            ch4_kg: 0.0,
-            n2o_kg: 0.0,
-            other_kg_co2e: 0.0,
-            kg_co2e: kg,
-            excluded_kg_co2e: 0.0,
-            scope,
-            category: cat,
-            ghg_protocol: String::new(),
-            source_label: String::new(),
-            factor_refs: vec![],
-            provisional: false,
-            unverified: false,
-            notes: vec![],
-            formula: String::new(),
-            library: "x".into(),
-            computed_at: String::new(),
-        }
-    }
-
-    #[test]
-    fn totals_equal_the_sum_of_lines_and_hotspots_reach_80_percent() {
-        let lines = vec![
-            line(ActivityKind::Electricity, "2025-01", 1000.0, 474.0, 2, 2, "d1"),
-            line(ActivityKind::Electricity, "2025-02", 1000.0, 474.0, 2, 2, "d1"),
-            line(ActivityKind::Gasoline, "2025-02", 100.0, 229.9, 1, 1, "d2"),
-            line(ActivityKind::Water, "2025-03", 50.0, 7.6, 3, 4, "d3"),
-        ];
-        let s = summarize("22099131", 2025, &lines, &[], &[]);
-        let sum: f64 = lines.iter().map(|l| l.kg_co2e).sum();
-        assert!((s.total_kg_co2e - sum).abs() < 1e-9);
-        assert!((s.by_scope.iter().map(|x| x.1).sum::<f64>() - sum).abs() < 1e-9);
-        assert!((s.by_category.iter().map(|x| x.1).sum::<f64>() - sum).abs() < 1e-9);
-        assert!((s.monthly.iter().map(|m| m.total).sum::<f64>() - sum).abs() < 1e-9);
-        assert_eq!(s.monthly.len(), 12);
-        assert_eq!(s.sources[0].kind, ActivityKind::Electricity);
-        assert_eq!(s.sources[0].documents, 1);
-        // Electricity alone is 948 / 1185.5 = 79.97%, short of 80%: gasoline joins it.
-        assert_eq!(s.hotspots.len(), 2);
-        assert_eq!(s.hotspots[1].kind, ActivityKind::Gasoline);
-        assert!(s.yoy.is_none());
-    }
-
-    #[test]
-    fn year_on_year_effects_add_up_to_the_change() {
-        let prev = vec![
-            line(ActivityKind::Electricity, "2024-01", 1000.0, 494.0, 2, 2, "p1"),
-            line(ActivityKind::Diesel, "2024-05", 100.0, 264.6, 1, 1, "p2"),
-        ];
-        let cur = vec![
-            line(ActivityKind::Electricity, "2025-01", 1200.0, 1200.0 * 0.474, 2, 2, "c1"),
-            line(ActivityKind::Gasoline, "2025-02", 50.0, 114.95, 1, 1, "c2"),
-        ];
-        let s = summarize("22099131", 2025, &cur, &prev, &[]);
-        let y = s.yoy.expect("yoy");
-        assert!((y.activity_effect + y.factor_effect - y.change).abs() < 1e-9);
-        let e = y.rows.iter().find(|r| r.label == ActivityKind::Electricity.label()).unwrap();
-        // Activity: (1200 − 1000) × 0.494 = 98.8; factor: 1200 × (0.474 − 0.494) = −24.0.
-        assert!((e.activity_effect - 98.8).abs() < 1e-9);
-        assert!((e.factor_effect + 24.0).abs() < 1e-9);
-        let d = y.rows.iter().find(|r| r.label == ActivityKind::Diesel.label()).unwrap();
-        assert!((d.activity_effect + 264.6).abs() < 1e-9);
-    }
-}
-
 /// The export document of CONTRACT.md: `{"activities": [...], "emissions": [...],
 /// "review": [...]}` (plus `duplicates` and `files`). Activities are the counted and
 /// the waiting ones (`accepted` / `needs_review`); duplicates are listed apart.
@@ -493,4 +413,84 @@ pub fn emissions_csv(lines: &[EmissionRecord]) -> String {
         out.push_str("\r\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(kind: ActivityKind, month: &str, q: f64, kg: f64, scope: u8, cat: u8, doc: &str) -> EmissionRecord {
+        EmissionRecord {
+            tax_id: "22099131".into(),
+            activity_id: format!("a-{doc}"),
+            kind,
+            detail: None,
+            document: doc.into(),
+            month: month.into(),
+            year: month[..4].parse().unwrap(),
+            quantity: q,
+            unit: kind.units()[0],
+            co2_kg: kg,
+            ch4_kg: 0.0,
+            n2o_kg: 0.0,
+            other_kg_co2e: 0.0,
+            kg_co2e: kg,
+            excluded_kg_co2e: 0.0,
+            scope,
+            category: cat,
+            ghg_protocol: String::new(),
+            source_label: String::new(),
+            factor_refs: vec![],
+            provisional: false,
+            unverified: false,
+            notes: vec![],
+            formula: String::new(),
+            library: "x".into(),
+            computed_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn totals_equal_the_sum_of_lines_and_hotspots_reach_80_percent() {
+        let lines = vec![
+            line(ActivityKind::Electricity, "2025-01", 1000.0, 474.0, 2, 2, "d1"),
+            line(ActivityKind::Electricity, "2025-02", 1000.0, 474.0, 2, 2, "d1"),
+            line(ActivityKind::Gasoline, "2025-02", 100.0, 229.9, 1, 1, "d2"),
+            line(ActivityKind::Water, "2025-03", 50.0, 7.6, 3, 4, "d3"),
+        ];
+        let s = summarize("22099131", 2025, &lines, &[], &[]);
+        let sum: f64 = lines.iter().map(|l| l.kg_co2e).sum();
+        assert!((s.total_kg_co2e - sum).abs() < 1e-9);
+        assert!((s.by_scope.iter().map(|x| x.1).sum::<f64>() - sum).abs() < 1e-9);
+        assert!((s.by_category.iter().map(|x| x.1).sum::<f64>() - sum).abs() < 1e-9);
+        assert!((s.monthly.iter().map(|m| m.total).sum::<f64>() - sum).abs() < 1e-9);
+        assert_eq!(s.monthly.len(), 12);
+        assert_eq!(s.sources[0].kind, ActivityKind::Electricity);
+        assert_eq!(s.sources[0].documents, 1);
+        // Electricity alone is 948 / 1185.5 = 79.97%, short of 80%: gasoline joins it.
+        assert_eq!(s.hotspots.len(), 2);
+        assert_eq!(s.hotspots[1].kind, ActivityKind::Gasoline);
+        assert!(s.yoy.is_none());
+    }
+
+    #[test]
+    fn year_on_year_effects_add_up_to_the_change() {
+        let prev = vec![
+            line(ActivityKind::Electricity, "2024-01", 1000.0, 494.0, 2, 2, "p1"),
+            line(ActivityKind::Diesel, "2024-05", 100.0, 264.6, 1, 1, "p2"),
+        ];
+        let cur = vec![
+            line(ActivityKind::Electricity, "2025-01", 1200.0, 1200.0 * 0.474, 2, 2, "c1"),
+            line(ActivityKind::Gasoline, "2025-02", 50.0, 114.95, 1, 1, "c2"),
+        ];
+        let s = summarize("22099131", 2025, &cur, &prev, &[]);
+        let y = s.yoy.expect("yoy");
+        assert!((y.activity_effect + y.factor_effect - y.change).abs() < 1e-9);
+        let e = y.rows.iter().find(|r| r.label == ActivityKind::Electricity.label()).unwrap();
+        // Activity: (1200 − 1000) × 0.494 = 98.8; factor: 1200 × (0.474 − 0.494) = −24.0.
+        assert!((e.activity_effect - 98.8).abs() < 1e-9);
+        assert!((e.factor_effect + 24.0).abs() < 1e-9);
+        let d = y.rows.iter().find(|r| r.label == ActivityKind::Diesel.label()).unwrap();
+        assert!((d.activity_effect + 264.6).abs() < 1e-9);
+    }
 }
