@@ -277,27 +277,7 @@ impl Plan {
         if a.status != ActivityStatus::Rejected {
             let holder = a.dedupe_key.as_deref().and_then(|k| self.holder(k)).filter(|h| *h != a.id).map(String::from);
             held_by_other = holder.clone();
-            match holder {
-                // Waiting for a person: stays in the queue with the hint; a confirmation
-                // then flags it as the duplicate it is.
-                Some(h) if a.status == ActivityStatus::NeedsReview => {
-                    a.duplicate_of = Some(h);
-                    if !a.issues.iter().any(|i| i == DUPLICATE_HINT) {
-                        a.issues.push(DUPLICATE_HINT.into());
-                    }
-                }
-                Some(h) => {
-                    a.status = ActivityStatus::Duplicate;
-                    a.duplicate_of = Some(h);
-                }
-                None => {
-                    if a.status == ActivityStatus::Duplicate {
-                        a.status = ActivityStatus::Accepted;
-                        a.duplicate_of = None;
-                        a.refresh();
-                    }
-                }
-            }
+            a.apply_dedupe(holder);
         }
         let new_key = held_key(&a).map(String::from);
         // Give back a key this activity held and no longer holds.

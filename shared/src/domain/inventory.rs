@@ -211,6 +211,35 @@ impl Activity {
         }
     }
 
+    /// Applies dedupe given the counted activity (if any) that holds this one's key:
+    /// a copy of a counted bill becomes its `Duplicate`; a copy waiting for a person
+    /// keeps waiting with a hint (a confirmation then flags it); a former duplicate
+    /// whose original no longer holds the key is freed. Rejected ones are left alone.
+    pub fn apply_dedupe(&mut self, holder: Option<String>) {
+        if self.status == ActivityStatus::Rejected {
+            return;
+        }
+        match holder {
+            Some(h) if self.status == ActivityStatus::NeedsReview => {
+                self.duplicate_of = Some(h);
+                if !self.issues.iter().any(|i| i == DUPLICATE_HINT) {
+                    self.issues.push(DUPLICATE_HINT.into());
+                }
+            }
+            Some(h) => {
+                self.status = ActivityStatus::Duplicate;
+                self.duplicate_of = Some(h);
+            }
+            None => {
+                if self.status == ActivityStatus::Duplicate {
+                    self.status = ActivityStatus::Accepted;
+                    self.duplicate_of = None;
+                    self.refresh();
+                }
+            }
+        }
+    }
+
     /// True when it counts in the inventory.
     pub fn counts(&self) -> bool {
         self.status == ActivityStatus::Accepted

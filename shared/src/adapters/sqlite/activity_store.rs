@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{db_err, log_change, SqliteDb};
-use crate::domain::inventory::{Activity, DUPLICATE_HINT, ActivityStatus, EmissionRecord, FileRecord, FileStatus, Restatement};
+use crate::domain::inventory::{Activity, ActivityStatus, EmissionRecord, FileRecord, FileStatus, Restatement};
 use crate::domain::TaxId;
 use crate::error::{AppError, AppResult};
 use crate::ports::{ActivityStore, FileClaim};
@@ -66,27 +66,7 @@ fn apply_dedupe(tx: &rusqlite::Transaction<'_>, a: &mut Activity) -> AppResult<(
             .map_err(db_err)?,
         None => None,
     };
-    match holder {
-        // Waiting for a person: stays in the queue, with the hint; a confirmation
-        // then flags it as the duplicate it is.
-        Some(h) if a.status == ActivityStatus::NeedsReview => {
-            a.duplicate_of = Some(h);
-            if !a.issues.iter().any(|i| i == DUPLICATE_HINT) {
-                a.issues.push(DUPLICATE_HINT.into());
-            }
-        }
-        Some(h) => {
-            a.status = ActivityStatus::Duplicate;
-            a.duplicate_of = Some(h);
-        }
-        None => {
-            if a.status == ActivityStatus::Duplicate {
-                a.status = ActivityStatus::Accepted;
-                a.duplicate_of = None;
-                a.refresh();
-            }
-        }
-    }
+    a.apply_dedupe(holder);
     Ok(())
 }
 
