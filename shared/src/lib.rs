@@ -15,6 +15,7 @@ pub mod records;
 pub mod report;
 pub mod runtime;
 pub mod services;
+pub mod statement;
 pub mod stream;
 pub mod web;
 

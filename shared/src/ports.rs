@@ -292,3 +292,17 @@ mod tests {
         }
     }
 }
+
+/// Issued carbon statements (碳排放查核參考憑證).
+#[async_trait]
+pub trait StatementStore: Send + Sync {
+    /// Stores a new statement; `Conflict` when the id exists.
+    async fn insert(&self, record: &crate::statement::StatementRecord) -> AppResult<()>;
+    async fn get(&self, id: &str) -> AppResult<Option<crate::statement::StatementRecord>>;
+    /// A firm-year's statements, oldest first.
+    async fn list_for(&self, tax_id: &TaxId, year: i32) -> AppResult<Vec<crate::statement::StatementRecord>>;
+    /// Marks `id` superseded by `by`; false when it was already superseded (the first wins).
+    async fn supersede(&self, tax_id: &TaxId, year: i32, id: &str, by: &str) -> AppResult<bool>;
+    /// Revokes `id` with a reason; false when it does not exist.
+    async fn revoke(&self, tax_id: &TaxId, year: i32, id: &str, reason: &str) -> AppResult<bool>;
+}

@@ -229,6 +229,11 @@ async fn a_dropped_batch_becomes_an_inventory_with_a_review_queue_and_a_report()
     let export_total: f64 = export["emissions"].as_array().unwrap().iter().map(|l| l["kg_co2e"].as_f64().unwrap()).sum();
     assert!(text.contains("維他命股份有限公司") && text.contains(TAX), "{text}");
     assert!(text.contains(&format!("{:.3}", export_total / 1000.0)), "total {export_total} kg in the PDF: {text}");
+    // Every font is embedded and subset (readers without a CJK font pack show the same text).
+    let fonts = std::process::Command::new("pdffonts").arg(&path).output().expect("pdffonts (poppler-utils)");
+    let fonts = String::from_utf8_lossy(&fonts.stdout);
+    let rows: Vec<&str> = fonts.lines().skip(2).filter(|l| !l.trim().is_empty()).collect();
+    assert!(!rows.is_empty() && rows.iter().all(|r| r.contains(" yes yes yes ")), "fonts not embedded/subset:\n{fonts}");
     // CSV export: BOM, one row per line.
     let csv = s.client.get(s.url("/carbon/export.csv?year=2025")).header(header::COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
     assert!(csv.starts_with('\u{feff}'));

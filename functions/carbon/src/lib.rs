@@ -601,7 +601,7 @@ fn download(bytes: Vec<u8>, content_type: &'static str, filename: String) -> Res
 async fn report_pdf(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
     let who = session(&app, &headers).await?;
     let model = report_inputs(&app, &who, &q).await?;
-    let pdf = ecosphere::report::report_pdf(&model);
+    let pdf = ecosphere::report::report_pdf(&model).map_err(|e| AppError::internal(format!("report PDF: {e}")))?;
     Ok(download(pdf, "application/pdf", format!("carbon-report-{}-{}.pdf", who.tax_id, model.year)))
 }
 

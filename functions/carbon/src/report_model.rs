@@ -42,6 +42,7 @@ pub fn build(s: &Summary, company_name: &str, library: &FactorLibrary, now: Date
         tax_id: s.tax_id.clone(),
         year: s.year,
         generated_at: format!("{} (台北時間)", now.with_timezone(&taipei).format("%Y-%m-%d %H:%M")),
+        generated_on: now,
         total_kg_co2e: total,
         excluded_kg_co2e: s.excluded_kg_co2e,
         by_scope: s.by_scope.iter().map(|(k, v)| Slice { label: scope_label(*k).to_string(), kg_co2e: *v }).collect(),

@@ -461,6 +461,7 @@ pub(crate) mod tests {
             tax_id: "24536806".into(),
             year: 2025,
             generated_at: "2026-11-24 10:00 (台北時間)".into(),
+            generated_on: chrono::DateTime::from_timestamp(1_795_485_600, 0).expect("date"),
             total_kg_co2e: total,
             excluded_kg_co2e: 1276.0,
             by_scope: vec![
@@ -538,6 +539,7 @@ pub(crate) mod tests {
             tax_id: "00000000".into(),
             year: 2025,
             generated_at: "t".into(),
+            generated_on: Default::default(),
             total_kg_co2e: 0.0,
             excluded_kg_co2e: 0.0,
             by_scope: SCOPE_NAMES

@@ -18,6 +18,9 @@ pub struct ReportModel {
     pub year: i32,
     /// When the report was produced, already formatted, e.g. "2026-11-24 10:00 (台北時間)".
     pub generated_at: String,
+    /// The same instant, for the PDF's metadata (UTC).
+    #[serde(default)]
+    pub generated_on: chrono::DateTime<chrono::Utc>,
     /// Total counted emissions, kg CO2e (unrounded).
     pub total_kg_co2e: f64,
     /// Emissions disclosed separately and not counted in the total (e.g. HCFC refrigerants), kg CO2e.

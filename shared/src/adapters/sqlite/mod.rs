@@ -7,12 +7,14 @@ mod application_store;
 pub mod feed;
 mod member_store;
 mod notification_log;
+mod statement_store;
 mod token_store;
 
 pub use activity_store::SqliteActivityStore;
 pub use application_store::SqliteApplicationStore;
 pub use member_store::SqliteMemberStore;
 pub use notification_log::SqliteNotificationLog;
+pub use statement_store::SqliteStatementStore;
 pub use token_store::SqliteTokenStore;
 
 use std::path::Path;
@@ -184,6 +186,20 @@ const MIGRATIONS: &[&str] = &[
         tax_id  TEXT NOT NULL,
         item    TEXT NOT NULL
     ) STRICT;
+    "#,
+    // 7: carbon statements.
+    r#"
+    CREATE TABLE statements (
+        id               TEXT PRIMARY KEY,
+        tax_id           TEXT NOT NULL,
+        year             INTEGER NOT NULL,
+        issued_at        TEXT NOT NULL,
+        inventory_sha256 TEXT NOT NULL,
+        document         TEXT NOT NULL,
+        superseded_by    TEXT,
+        revoked          TEXT
+    ) STRICT;
+    CREATE INDEX statements_by_firm_year ON statements (tax_id, year, issued_at);
     "#,
 ];
 
