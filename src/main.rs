@@ -14,8 +14,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     match args.first().map(String::as_str) {
         None | Some("serve") => {}
         Some("export") => return export(&args[1..]).await,
+        Some("verify") => std::process::exit(verify(&args[1..]).await),
         Some(cmd) => {
-            eprintln!("unknown command `{cmd}`; usage: ecosphere [serve] | ecosphere export --tax-id 統一編號 [--year 年度]");
+            eprintln!("unknown command `{cmd}`; usage: ecosphere [serve] | ecosphere export --tax-id 統一編號 [--year 年度] | ecosphere verify 憑證.pdf|憑證.json [--jwks 金鑰.json] [--evidence 單據…]");
             std::process::exit(2);
         }
     }
@@ -83,4 +84,133 @@ async fn export(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send 
     let doc = carbon::export(&app, &tax, year).await?;
     println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())
+}
+
+/// `verify FILE [--jwks JWKS.json] [--evidence BILL…]`: checks a carbon statement (the PDF,
+/// whose attached JSON is read, or the JSON itself) offline: the signature against the
+/// JWKS (default: the keys of the local system in `APP_DATA_DIR`), the figures against
+/// their hash, and each given bill file's SHA-256 against the evidence list. Prints what
+/// it checked; exit 0 when everything holds, 1 on any mismatch, 2 for unusable input.
+async fn verify(args: &[String]) -> i32 {
+    use sha2::{Digest, Sha256};
+    let usage = "usage: ecosphere verify 憑證.pdf|憑證.json [--jwks 金鑰.json] [--evidence 單據…]";
+    let (mut file, mut jwks_path, mut bills) = (None, None, Vec::new());
+    let mut it = args.iter();
+    let mut in_evidence = false;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--jwks" => {
+                in_evidence = false;
+                jwks_path = it.next().cloned();
+            }
+            "--evidence" => in_evidence = true,
+            f if f.starts_with("--") => {
+                eprintln!("unknown argument `{f}`; {usage}");
+                return 2;
+            }
+            f if in_evidence => bills.push(f.to_string()),
+            f if file.is_none() => file = Some(f.to_string()),
+            f => bills.push(f.to_string()),
+        }
+    }
+    let Some(file) = file else {
+        eprintln!("{usage}");
+        return 2;
+    };
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("無法讀取 {file}：{e}");
+            return 2;
+        }
+    };
+    let json = if bytes.starts_with(b"%PDF-") {
+        match ecosphere::statement::pdf::attached_json(&bytes) {
+            Ok(j) => {
+                println!("PDF：讀取附件 {}", ecosphere::statement::pdf::ATTACHMENT);
+                j
+            }
+            Err(e) => {
+                eprintln!("✗ {e}");
+                return 1;
+            }
+        }
+    } else {
+        bytes
+    };
+    let doc: serde_json::Value = match serde_json::from_slice(&json) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("✗ 不是憑證 JSON：{e}");
+            return 2;
+        }
+    };
+    let jwks: serde_json::Value = match &jwks_path {
+        Some(p) => match std::fs::read(p).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+            Some(j) => j,
+            None => {
+                eprintln!("無法讀取金鑰清單 {p}（JWKS JSON）");
+                return 2;
+            }
+        },
+        None => match Config::from_env() {
+            Ok(c) => match ecosphere::App::from_config(c).await {
+                Ok(app) => app.statement.jwks(),
+                Err(e) => {
+                    eprintln!("無法讀取本機系統的金鑰：{e}（或以 --jwks 指定 /.well-known/statement-keys.json 的內容）");
+                    return 2;
+                }
+            },
+            Err(e) => {
+                eprintln!("{e}");
+                return 2;
+            }
+        },
+    };
+    println!(
+        "憑證 {}：{} {}（統一編號 {}），{} 年度，簽發於 {}",
+        doc["id"].as_str().unwrap_or("?"),
+        doc["title"].as_str().unwrap_or(""),
+        doc["firm"]["name"].as_str().unwrap_or("?"),
+        doc["firm"]["tax_id"].as_str().unwrap_or("?"),
+        doc["year"],
+        doc["issued_at"].as_str().unwrap_or("?")
+    );
+    let mut ok = true;
+    match ecosphere::statement::verify(&doc, &jwks) {
+        Ok(v) => {
+            println!("✓ 簽章有效（金鑰 {}，Ed25519，RFC 8785 正規化 JSON）", v.kid);
+            println!("✓ 數據與雜湊值相符：總量 {} kgCO2e", doc["figures"]["total_kg_co2e"]);
+        }
+        Err(e) => {
+            println!("✗ {e}");
+            ok = false;
+        }
+    }
+    let listed: std::collections::BTreeSet<String> =
+        doc["documents"].as_array().into_iter().flatten().filter_map(|d| d["sha256"].as_str().map(str::to_string)).collect();
+    for b in &bills {
+        match std::fs::read(b) {
+            Ok(data) => {
+                let h = ecosphere::statement::hex(&Sha256::digest(&data));
+                if listed.contains(&h) {
+                    println!("✓ 單據 {b}：SHA-256 {h} 列於憑證證據清單");
+                } else {
+                    println!("✗ 單據 {b}：SHA-256 {h} 不在憑證證據清單中");
+                    ok = false;
+                }
+            }
+            Err(e) => {
+                println!("✗ 無法讀取單據 {b}：{e}");
+                ok = false;
+            }
+        }
+    }
+    if ok {
+        println!("結果：通過");
+        0
+    } else {
+        println!("結果：不通過");
+        1
+    }
 }

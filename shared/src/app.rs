@@ -21,6 +21,7 @@ use crate::services::ingest::IngestService;
 use crate::services::calculate::CalculateService;
 use crate::ports::{ActivityStore, TextExtractor};
 use crate::factors::FactorLibrary;
+use crate::statement::sign::StatementKey;
 
 /// Where local mode keeps its data.
 #[derive(Clone)]
@@ -73,6 +74,8 @@ pub struct App {
     pub extractor: Arc<dyn TextExtractor>,
     pub ingest: IngestService,
     pub calculate: CalculateService,
+    pub statements: Arc<dyn crate::ports::StatementStore>,
+    pub statement: crate::services::statement::StatementService,
 }
 
 /// The local SSO keys: generated once into the data dir (one `kid:seed` a line).
@@ -87,6 +90,27 @@ fn local_sso_keys(data_dir: &std::path::Path) -> AppResult<Vec<SsoKey>> {
         }
     }
     let key = SsoKey::generate()?;
+    std::fs::write(&path, format!("{}\n", key.encode())).map_err(|e| AppError::internal(format!("write {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(vec![key])
+}
+
+/// The local statement signing keys: generated once into the data dir (one key a line).
+fn local_statement_keys(data_dir: &std::path::Path) -> AppResult<Vec<StatementKey>> {
+    let path = data_dir.join("statement-keys");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let keys: Result<Vec<StatementKey>, String> = text.lines().filter(|l| !l.trim().is_empty()).map(StatementKey::parse).collect();
+        if let Ok(keys) = keys {
+            if !keys.is_empty() {
+                return Ok(keys);
+            }
+        }
+    }
+    let key = StatementKey::generate()?;
     std::fs::write(&path, format!("{}\n", key.encode())).map_err(|e| AppError::internal(format!("write {}: {e}", path.display())))?;
     #[cfg(unix)]
     {
@@ -212,8 +236,30 @@ impl App {
         if let Some(dir) = &config.factors_dir {
             library = library.with_extra_dir(dir).map_err(|e| AppError::internal(format!("factor library {}: {e}", dir.display())))?;
         }
+        let library = Arc::new(library);
         let ingest = IngestService::new(activities.clone(), blobs.clone(), extractor.clone(), clock.clone());
-        let calculate = CalculateService::new(activities.clone(), Arc::new(library), clock.clone());
+        let calculate = CalculateService::new(activities.clone(), library.clone(), clock.clone());
+        let statements: Arc<dyn crate::ports::StatementStore> = match (&config.backend, &local) {
+            (Backend::Local { .. }, Some(parts)) => Arc::new(adapters::SqliteStatementStore::new(parts.db.clone())),
+            (Backend::Aws { table, endpoint_url, .. }, _) => {
+                let sdk = adapters::aws::sdk_config(endpoint_url.as_deref()).await;
+                Arc::new(adapters::DynamoStatementStore::from_sdk(&sdk, table.clone()))
+            }
+            _ => return Err(AppError::internal("local parts missing")),
+        };
+        let statement_keys = match (&local, config.statement_keys.is_empty()) {
+            (Some(parts), true) => local_statement_keys(&parts.data_dir)?,
+            _ => config.statement_keys.iter().map(|k| StatementKey::parse(k)).collect::<Result<Vec<_>, _>>().map_err(AppError::internal)?,
+        };
+        let statement = crate::services::statement::StatementService::new(
+            statement_keys,
+            statements.clone(),
+            activities.clone(),
+            blobs.clone(),
+            library,
+            clock.clone(),
+            &config.public_url,
+        );
         Ok(Arc::new(Self {
             config,
             clock,
@@ -233,6 +279,8 @@ impl App {
             extractor,
             ingest,
             calculate,
+            statements,
+            statement,
         }))
     }
 

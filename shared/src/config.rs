@@ -64,6 +64,11 @@ pub struct Config {
     /// SSO signing keys (`APP_SSO_KEYS`: comma-separated `kid:64-hex-seed`, the first
     /// signs, all are published). Empty in local mode means "generated into the data dir".
     pub sso_keys: Vec<String>,
+    /// Carbon statement signing keys (`APP_STATEMENT_KEYS`: comma-separated
+    /// `kid:64-hex-seed[:YYYY-MM-DD]`; the first still valid signs, all are published).
+    /// Empty in local mode means "generated into the data dir"; empty on AWS means the
+    /// statement routes answer 503.
+    pub statement_keys: Vec<String>,
     /// How long review links stay valid (`APP_REVIEW_LINK_TTL_HOURS`, default 7 days).
     pub review_link_ttl: chrono::Duration,
     /// Extra or newer emission-factor files (`APP_FACTORS_DIR`), loaded over the built-in library.
@@ -144,6 +149,11 @@ impl Config {
         if sso_keys.is_empty() && matches!(backend, Backend::Aws { .. }) {
             return Err(ConfigError("APP_SSO_KEYS must be set when APP_BACKEND=aws".into()));
         }
+        let statement_keys: Vec<String> =
+            var("APP_STATEMENT_KEYS").map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+        for k in &statement_keys {
+            crate::statement::sign::StatementKey::parse(k).map_err(|e| ConfigError(format!("APP_STATEMENT_KEYS: {e}")))?;
+        }
         let ttl_hours: i64 = match var("APP_REVIEW_LINK_TTL_HOURS") {
             Some(v) => v.parse().ok().filter(|h| *h >= 1).ok_or_else(|| ConfigError("APP_REVIEW_LINK_TTL_HOURS must be a whole number ≥ 1".into()))?,
             None => 24 * 7,
@@ -159,6 +169,7 @@ impl Config {
             feed,
             review_secrets,
             sso_keys,
+            statement_keys,
             review_link_ttl: chrono::Duration::hours(ttl_hours),
             factors_dir: var("APP_FACTORS_DIR").map(PathBuf::from),
             ocr: match var("APP_OCR").as_deref().unwrap_or("auto") {

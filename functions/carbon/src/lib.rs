@@ -12,6 +12,10 @@
 //! - `GET /carbon/report`, `/carbon/report.pdf` — the one-click report (printable page
 //!   with SVG charts, and a PDF); `/carbon/export.csv`, `/carbon/export.json`.
 //! - `GET /carbon/factors` — the factor library and the scope/category crosswalk.
+//! - `GET /carbon/statement.json|pdf?year=` — the signed carbon statement for a bank
+//!   (碳排放查核參考憑證); 409 while anything of the year waits in review.
+//! - `GET /verify/{id}` (public) — valid / superseded / revoked, with the figures and the
+//!   evidence hashes only; `GET /.well-known/statement-keys.json` — the signing keys.
 
 use std::sync::Arc;
 
@@ -48,6 +52,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/carbon/export.csv", get(export_csv))
         .route("/carbon/export.json", get(export_json))
         .route("/carbon/factors", get(factors_page))
+        .route("/carbon/statement.json", get(statement_json))
+        .route("/carbon/statement.pdf", get(statement_pdf))
+        .route("/verify/{id}", get(verify_page))
+        .route("/.well-known/statement-keys.json", get(statement_keys))
         .with_state(app)
 }
 
@@ -61,6 +69,9 @@ nav.carbon a { margin-right: 1rem; }
 .kpi { font-size: 2rem; font-weight: 700; }
 .evidence { display: grid; grid-template-columns: 1fr 1fr; gap: 1.5rem; }
 .evidence img { max-width: 100%; border: 1px solid #d6ded9; }
+.status { padding: .6rem .8rem; border-radius: 4px; font-size: 1.1rem; }
+.status.ok { background: #e8f5e9; color: #1b5e20; } .status.warn { background: #fff4e0; color: #7a4a00; } .status.bad { background: #fdecea; color: #b3261e; }
+code { word-break: break-all; }
 </style>"#;
 
 fn nav() -> &'static str {
@@ -671,4 +682,157 @@ async fn factors_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Result
     }
     body.push_str("</table>");
     Ok(carbon_html("排放係數與對照", &body))
+}
+
+/// The company's name as approved.
+async fn company_name(app: &App, tax: &TaxId) -> Result<String, AppError> {
+    Ok(app
+        .applications
+        .list_for_company(tax)
+        .await?
+        .into_iter()
+        .find(|a| a.status == ecosphere::domain::ApplicationStatus::Approved)
+        .map(|a| a.form.company_name.to_string())
+        .unwrap_or_else(|| tax.to_string()))
+}
+
+async fn issue_statement(app: &App, who: &SsoClaims, q: &YearQuery) -> Result<(ecosphere::statement::StatementRecord, serde_json::Value), AppError> {
+    use ecosphere::services::statement::Firm;
+    use ecosphere::statement::Preparer;
+    let year = pick_year(app, &who.tax_id, q).await?;
+    let firm = Firm { tax_id: who.tax_id.clone(), name: company_name(app, &who.tax_id).await?, industry: None, county: None };
+    let role = if who.roles.iter().any(|r| r == "admin") { "firm_admin" } else { "firm_member" };
+    let preparer = Preparer { role: role.into(), name: who.name.clone(), certificate: None };
+    let record = app.statement.issue(&firm, year, preparer).await?;
+    let doc: serde_json::Value = serde_json::from_str(&record.document).map_err(AppError::internal)?;
+    Ok((record, doc))
+}
+
+async fn statement_json(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
+    let who = session(&app, &headers).await?;
+    let (record, doc) = issue_statement(&app, &who, &q).await?;
+    let mut resp = Json(doc).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}.json\"", record.id)) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+async fn statement_pdf(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
+    let who = session(&app, &headers).await?;
+    let (record, doc) = issue_statement(&app, &who, &q).await?;
+    let pdf = ecosphere::statement::pdf::statement_pdf(&doc).map_err(|e| AppError::internal(format!("statement PDF: {e}")))?;
+    Ok(download(pdf, "application/pdf", format!("carbon-statement-{}.pdf", record.id)))
+}
+
+async fn statement_keys(State(app): State<Arc<App>>) -> Response {
+    let mut resp = Json(app.statement.jwks()).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    resp
+}
+
+/// The public check page: the status, the figures and the evidence hashes — nothing else.
+async fn verify_page(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, AppError> {
+    use ecosphere::services::statement::Status;
+    let not_found = || AppError::NotFound("查無此憑證編號。請確認網址或憑證上的編號是否正確。".into());
+    let record = app.statement.get(&id).await?.ok_or_else(not_found)?;
+    let status = app.statement.status(&record).await?;
+    let doc: serde_json::Value = serde_json::from_str(&record.document).map_err(AppError::internal)?;
+    // Only what a bank needs to compare: no bill images, no personal data beyond the preparer's name.
+    let evidence: Vec<serde_json::Value> = doc["evidence"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| serde_json::json!({"document_sha256": e["document_sha256"], "kind": e["kind"], "period_start": e["period_start"], "period_end": e["period_end"]}))
+        .collect();
+    let superseded_by = match &status {
+        Status::Superseded { by } => by.clone(),
+        _ => None,
+    };
+    let public = serde_json::json!({
+        "id": record.id,
+        "status": status.code(),
+        "status_label": status.label(),
+        "superseded_by": superseded_by,
+        "revoked_reason": match &status { Status::Revoked { reason } => Some(reason.clone()), _ => None },
+        "firm": {"tax_id": doc["firm"]["tax_id"], "name": doc["firm"]["name"]},
+        "year": doc["year"],
+        "issued_at": doc["issued_at"],
+        "figures": {"total_kg_co2e": doc["figures"]["total_kg_co2e"], "by_scope": doc["figures"]["by_scope"], "by_category": doc["figures"]["by_category"]},
+        "pcaf_weighted_score": doc["data_quality"]["pcaf_weighted_score"],
+        "inventory_sha256": doc["inventory_sha256"],
+        "documents": doc["documents"].as_array().into_iter().flatten().map(|d| d["sha256"].clone()).collect::<Vec<_>>(),
+        "evidence": evidence,
+        "prepared_by": doc["prepared_by"]["name"],
+    });
+    if wants_json(&headers) {
+        return Ok(Json(public).into_response());
+    }
+    let (class, explain) = match &status {
+        Status::Valid => ("ok", "此憑證由碳星雲簽發，內容與簽發時相同，且其數據與平台目前的盤查結果一致。".to_string()),
+        Status::Superseded { by: Some(by) } => (
+            "warn",
+            format!("此憑證的數據已重新計算，已由較新的憑證 <a href=\"/verify/{0}\">{0}</a> 取代。請以新憑證為準。", esc(by)),
+        ),
+        Status::Superseded { by: None } => ("warn", "此憑證簽發後，該年度的數據已更正或依新公告係數重新計算；請向公司索取新版憑證。".to_string()),
+        Status::Revoked { reason } => ("bad", format!("此憑證已撤銷：{}", esc(reason))),
+    };
+    let f = &doc["figures"];
+    let mut rows = String::new();
+    for x in f["by_scope"].as_array().into_iter().flatten() {
+        let kg_v = x["kg_co2e"].as_f64().unwrap_or(0.0);
+        rows.push_str(&format!("<tr><td>{}</td><td class=\"n\">{}</td></tr>", esc(scope_label(x["scope"].as_u64().unwrap_or(0) as u8)), esc(&ecosphere::report::model::fmt_kg(kg_v))));
+    }
+    for x in f["by_category"].as_array().into_iter().flatten() {
+        let kg_v = x["kg_co2e"].as_f64().unwrap_or(0.0);
+        if kg_v != 0.0 {
+            rows.push_str(&format!("<tr><td>{}</td><td class=\"n\">{}</td></tr>", esc(category_label(x["category"].as_u64().unwrap_or(0) as u8)), esc(&ecosphere::report::model::fmt_kg(kg_v))));
+        }
+    }
+    let mut ev = String::new();
+    for e in public["evidence"].as_array().into_iter().flatten() {
+        let period = match (e["period_start"].as_str(), e["period_end"].as_str()) {
+            (Some(a), Some(b)) => format!("{a}～{b}"),
+            _ => "—".into(),
+        };
+        ev.push_str(&format!(
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            esc(e["kind"].as_str().unwrap_or("—")),
+            esc(e["document_sha256"].as_str().unwrap_or("（單據已不在保存期限內）")),
+            esc(&period)
+        ));
+    }
+    let total = f["total_kg_co2e"].as_f64().unwrap_or(0.0);
+    let body = format!(
+        r#"{STYLE}<h1>碳排放查核參考憑證查驗</h1>
+<p class="status {class}"><strong>狀態：{label}</strong></p><p>{explain}</p>
+<table><tbody>
+<tr><th>憑證編號</th><td><code>{id}</code></td></tr>
+<tr><th>公司名稱</th><td>{name}</td></tr>
+<tr><th>統一編號</th><td>{tax}</td></tr>
+<tr><th>盤查年度</th><td>{year}</td></tr>
+<tr><th>簽發時間（UTC）</th><td>{issued}</td></tr>
+<tr><th>製表人</th><td>{prep}</td></tr>
+<tr><th>排放總量</th><td>{t} 公噸CO2e（{kg} kgCO2e）</td></tr>
+<tr><th>PCAF 資料品質分數</th><td>{pcaf}</td></tr>
+<tr><th>數據雜湊值</th><td><code>{digest}</code></td></tr>
+</tbody></table>
+<h2>範疇與類別（kgCO2e）</h2><table><tbody>{rows}</tbody></table>
+<h2>單據雜湊值（SHA-256）</h2><p>將您收到的單據檔案計算 SHA-256，應與下列其中一筆相同。</p>
+<table><thead><tr><th>類型</th><th>SHA-256</th><th>期間</th></tr></thead><tbody>{ev}</tbody></table>
+<p>簽章公開金鑰：<a href="/.well-known/statement-keys.json">/.well-known/statement-keys.json</a>（JWKS）。離線查驗：<code>ecosphere verify 憑證.pdf</code>。</p>"#,
+        label = esc(status.label()),
+        id = esc(&record.id),
+        name = esc(public["firm"]["name"].as_str().unwrap_or_default()),
+        tax = esc(public["firm"]["tax_id"].as_str().unwrap_or_default()),
+        year = esc(&public["year"].to_string()),
+        issued = esc(public["issued_at"].as_str().unwrap_or_default()),
+        prep = esc(public["prepared_by"].as_str().unwrap_or_default()),
+        t = esc(&ecosphere::report::model::fmt_tonnes(total)),
+        kg = esc(&ecosphere::report::model::fmt_kg(total)),
+        pcaf = esc(&public["pcaf_weighted_score"].as_f64().map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())),
+        digest = esc(public["inventory_sha256"].as_str().unwrap_or_default()),
+    );
+    Ok(html(StatusCode::OK, "碳排放查核參考憑證查驗", &body))
 }

@@ -9,3 +9,4 @@ pub mod notify;
 pub mod portal;
 pub mod review;
 pub mod sso;
+pub mod statement;
