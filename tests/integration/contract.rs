@@ -419,3 +419,47 @@ async fn dynamodb_stream_carries_the_application_as_consumers_decode_it() {
         .collect();
     assert_eq!(apps, vec![a]);
 }
+
+async fn statement_contract(store: Arc<dyn ecosphere::ports::StatementStore>) {
+    use ecosphere::statement::StatementRecord;
+    let tax = TaxId::parse("22099131").unwrap();
+    let rec = |id: &str, at: &str| StatementRecord {
+        id: id.into(),
+        tax_id: "22099131".into(),
+        year: 2025,
+        issued_at: at.into(),
+        inventory_sha256: format!("digest-{id}"),
+        document: format!("{{\"id\":\"{id}\"}}"),
+        superseded_by: None,
+        revoked: None,
+    };
+    assert!(store.list_for(&tax, 2025).await.unwrap().is_empty());
+    assert_eq!(store.get("cs-none").await.unwrap(), None);
+    let (a, b) = (rec("cs-a", "2026-01-01T00:00:00Z"), rec("cs-b", "2026-02-01T00:00:00Z"));
+    store.insert(&b).await.unwrap();
+    store.insert(&a).await.unwrap();
+    assert!(matches!(store.insert(&a).await, Err(AppError::Conflict(_))), "an id is stored once");
+    assert_eq!(store.get("cs-a").await.unwrap(), Some(a.clone()));
+    assert_eq!(store.list_for(&tax, 2025).await.unwrap(), vec![a.clone(), b.clone()], "oldest first");
+    assert!(store.list_for(&tax, 2024).await.unwrap().is_empty());
+    assert!(store.list_for(&TaxId::parse("10458574").unwrap(), 2025).await.unwrap().is_empty(), "other firms see nothing");
+    // Superseded once: the first newer statement wins.
+    assert!(store.supersede(&tax, 2025, "cs-a", "cs-b").await.unwrap());
+    assert!(!store.supersede(&tax, 2025, "cs-a", "cs-c").await.unwrap());
+    assert_eq!(store.get("cs-a").await.unwrap().unwrap().superseded_by.as_deref(), Some("cs-b"));
+    assert!(!store.supersede(&tax, 2025, "cs-missing", "cs-b").await.unwrap());
+    assert!(store.revoke(&tax, 2025, "cs-b", "撤銷理由").await.unwrap());
+    assert_eq!(store.get("cs-b").await.unwrap().unwrap().revoked.as_deref(), Some("撤銷理由"));
+    assert!(!store.revoke(&tax, 2025, "cs-missing", "x").await.unwrap());
+}
+
+#[tokio::test]
+async fn statement_stores_satisfy_the_contract_on_sqlite_and_the_emulator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = SqliteDb::open(&tmp.path().join("db.sqlite3")).unwrap();
+    statement_contract(Arc::new(ecosphere::adapters::SqliteStatementStore::new(db))).await;
+    let moto = Moto::start();
+    let sdk = sdk(&moto.url).await;
+    create_resources(&sdk, "statements", "statements-bucket").await;
+    statement_contract(Arc::new(ecosphere::adapters::DynamoStatementStore::from_sdk(&sdk, "statements"))).await;
+}

@@ -10,3 +10,4 @@ mod http;
 mod portal;
 mod review;
 mod sso;
+mod statement;

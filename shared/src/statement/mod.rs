@@ -108,7 +108,10 @@ fn r3(v: f64) -> f64 {
 ///   recorded here, so never);
 /// - 4–5 are for estimates from spend or revenue, which this product does not make.
 pub fn pcaf_score(line: &EmissionRecord, method: Option<ExtractionMethod>) -> (u8, &'static str) {
-    let documentary = !matches!(method, Some(ExtractionMethod::Csv));
+    // A CSV ledger is the firm's own record, also when a person corrected a row of it;
+    // the Ministry of Finance's e-invoice export is the invoices themselves.
+    let ledger = matches!(method, Some(ExtractionMethod::Csv)) || line.document.to_ascii_lowercase().ends_with(".csv");
+    let documentary = matches!(method, Some(ExtractionMethod::EInvoice)) || !ledger;
     match (documentary, line.provisional || line.unverified) {
         (true, false) => (2, "單據（帳單、電子發票）之實際活動數據，採官方係數"),
         (true, true) => (3, "單據之實際活動數據，但係數為暫用或未查證"),
@@ -303,9 +306,37 @@ pub fn verify(doc: &Value, jwks: &Value) -> Result<Verified, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::{ActivityKind, Unit};
+
+    /// A signed sample statement (key `k`, seed 7s) for the renderers' tests.
+    pub(crate) fn sample_signed() -> (Value, Value) {
+        let lines = vec![line("a1", 300.0, false), line("a2", 1234.5, true)];
+        let mut docs = BTreeMap::new();
+        for a in ["a1", "a2"] {
+            docs.insert(format!("drop/24536806/b/{a}.pdf"), DocumentHash { sha256: hex(&Sha256::digest(a.as_bytes())), size: 1234, content_type: "application/pdf".into() });
+        }
+        let mut sources = BTreeMap::new();
+        sources.insert("electricity.grid.tw@2024".to_string(), "經濟部能源署 2024年度電力排碳係數".to_string());
+        let s = build(&Inputs {
+            id: "cs-0193a0b0c0d0e0f0a0b0c0d0e0f0a0b0".into(),
+            tax_id: "24536806".into(),
+            company_name: "綠光示範企業股份有限公司".into(),
+            industry: Some("251111 金屬製品製造業".into()),
+            county: Some("65000 新北市".into()),
+            year: 2025,
+            issued_at: DateTime::from_timestamp(1_767_225_600, 0).unwrap(),
+            lines: &lines,
+            activities: &[],
+            documents: &docs,
+            factor_sources: &sources,
+            preparer: Preparer { role: "firm_admin".into(), name: "王小明".into(), certificate: None },
+            verify_url: "https://carbon.example.tw/verify/cs-0193a0b0c0d0e0f0a0b0c0d0e0f0a0b0".into(),
+        });
+        let key = sign::StatementKey::new("k", [7; 32], None);
+        (signed(&s, &key).unwrap(), sign::jwks(&[key]))
+    }
 
     fn line(activity: &str, kg: f64, provisional: bool) -> EmissionRecord {
         EmissionRecord {
@@ -344,6 +375,10 @@ mod tests {
         assert_eq!(pcaf_score(&line("a", 1.0, false), Some(ExtractionMethod::Tesseract)).0, 2);
         assert_eq!(pcaf_score(&line("a", 1.0, true), Some(ExtractionMethod::PdfText)).0, 3);
         assert_eq!(pcaf_score(&line("a", 1.0, false), Some(ExtractionMethod::Csv)).0, 3);
+        let mut ledger_row = line("a", 1.0, false);
+        ledger_row.document = "drop/24536806/b/ledger.CSV".into();
+        assert_eq!(pcaf_score(&ledger_row, Some(ExtractionMethod::Manual)).0, 3, "a corrected ledger row is still a ledger row");
+        assert_eq!(pcaf_score(&ledger_row, Some(ExtractionMethod::EInvoice)).0, 2);
     }
 
     #[test]

@@ -202,3 +202,31 @@ pub fn attached_json(pdf: &[u8]) -> Result<Vec<u8>, String> {
     }
     Err(format!("PDF 沒有附加 {ATTACHMENT}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::pdf::tests::{assert_fonts_embedded, pdf_pages, pdftotext, tmp_file};
+
+    #[test]
+    fn the_pdf_carries_the_signed_json_and_embeds_its_fonts() {
+        let (doc, jwks) = crate::statement::tests::sample_signed();
+        let pdf = statement_pdf(&doc).expect("pdf");
+        assert_eq!(pdf, statement_pdf(&doc).expect("pdf"), "deterministic");
+        let s = String::from_utf8_lossy(&pdf);
+        assert!(s.contains("<pdfaid:part>3</pdfaid:part>") || s.contains("pdfaid:part=\"3\""), "PDF/A-3 claimed");
+        let path = tmp_file("statement", &pdf);
+        assert_fonts_embedded(&path);
+        assert!(pdf_pages(&path) <= 2, "one or two pages");
+        let text = pdftotext(&path);
+        assert!(text.contains("碳排放查核參考憑證") && text.contains("綠光示範企業股份有限公司") && text.contains("24536806"), "{text}");
+        let _ = std::fs::write("/tmp/statement-sample.pdf", &pdf);
+        let _ = std::fs::remove_file(&path);
+        let attached: Value = serde_json::from_slice(&attached_json(&pdf).expect("attachment")).expect("json");
+        assert_eq!(attached, doc);
+        assert!(crate::statement::verify(&attached, &jwks).is_ok());
+        assert!(attached_json(b"%PDF-1.7 nonsense").is_err());
+        let report = crate::report::report_pdf(&crate::report::html::tests::sample_model()).expect("pdf");
+        assert!(attached_json(&report).unwrap_err().contains("附件"));
+    }
+}
