@@ -142,6 +142,11 @@ def translate(template: dict[str, Any]) -> dict[str, Any]:
         if is_local_path(props.get("CodeUri")) or ("CodeUri" not in props and "InlineCode" not in props
                                                     and "ImageUri" not in props and "CodeUri" not in globals_fn):
             props["CodeUri"] = PLACEHOLDER_CODE_URI
+    for res in (tpl.get("Resources") or {}).values():
+        if res.get("Type") == "AWS::Serverless::LayerVersion":
+            props = res.setdefault("Properties", {})
+            if is_local_path(props.get("ContentUri")):
+                props["ContentUri"] = PLACEHOLDER_CODE_URI
     return transform(tpl, dict(SAMPLE_PARAMETERS), StaticManagedPolicyLoader())
 
 
