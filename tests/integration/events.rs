@@ -151,6 +151,8 @@ fn expectation(function: &str, file: &str) -> (u16, &'static str) {
         ("sso", "post-callback-forged-token.json") => (401, "單一登入失敗"),
         ("sso", "post-start-without-session.json") => (401, "請先登入"),
         ("carbon", "get-carbon-without-session.json") => (401, "碳星雲服務平台登入"),
+        ("carbon", "get-verify-unknown-statement.json") => (404, "查無此憑證編號"),
+        ("carbon", "get-statement-keys.json") => (200, "\"keys\""),
         _ => panic!("events/{function}/{file} has no expectation: add one in tests/integration/events.rs"),
     }
 }

@@ -183,8 +183,9 @@ async fn dashboard(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Qu
     {
         use ecosphere::report::svg::{stacked_bars, Series};
         let labels: Vec<String> = s.monthly.iter().map(|m| m.month[5..].trim_start_matches('0').to_string() + "月").collect();
-        let series = [("範疇一", "2e7d32"), ("範疇二", "1565c0"), ("範疇三", "ef6c00")]
-            .map(|(label, color)| Series { label: label.into(), color: color.into() });
+        use ecosphere::report::model::{SCOPE_COLORS, SCOPE_NAMES};
+        // The report's palette and legend, so a scope has one colour everywhere.
+        let series: Vec<Series> = SCOPE_NAMES.iter().zip(SCOPE_COLORS).map(|(label, color)| Series { label: (*label).into(), color: color.into() }).collect();
         let values: Vec<Vec<f64>> = s.monthly.iter().map(|m| m.by_scope.to_vec()).collect();
         body.push_str(&stacked_bars(&format!("{year} 年每月排放量"), "kgCO2e", &labels, &series, &values));
     }
@@ -211,7 +212,7 @@ async fn dashboard(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Qu
                 HBar { label: h.label.clone(), value: h.kg_co2e, note: format!("{:.1}%｜累計 {:.1}%", h.share * 100.0, cum * 100.0) }
             })
             .collect();
-        body.push_str(&horizontal_bars("排放熱區", "kgCO2e", "排放量", "c62828", &bars));
+        body.push_str(&horizontal_bars("排放熱區", "kgCO2e", "排放量", ecosphere::report::model::HOTSPOT_COLOR, &bars));
     }
     body.push_str("<table><table><tr><th>排放源</th><th class=n>kgCO2e</th><th class=n>占比</th></tr>");
     for h in &s.hotspots {

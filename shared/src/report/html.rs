@@ -213,7 +213,7 @@ pub fn report_html(m: &ReportModel) -> String {
         "排放熱區（柏拉圖）",
         "kgCO2e",
         "排放量（kgCO2e）",
-        "c62828",
+        crate::report::model::HOTSPOT_COLOR,
         &bars,
     ));
     h.push_str("</div><table><thead><tr><th>排放源</th><th>排放量（kgCO2e）</th><th>占比</th><th>累計占比</th></tr></thead><tbody>");

@@ -225,8 +225,12 @@ pub const SCOPE_NAMES: [&str; 3] = [
     "範疇三 其他間接排放",
 ];
 
-/// Chart colours of scopes 1..3 (hex, no '#').
-pub const SCOPE_COLORS: [&str; 3] = ["2e7d32", "1565c0", "f9a825"];
+/// Chart colours of scopes 1..3 (hex, no '#'): the one palette of the dashboard, the
+/// HTML report and the PDF.
+pub const SCOPE_COLORS: [&str; 3] = ["2e7d32", "1565c0", "ef6c00"];
+
+/// Colour of the hotspot bars, everywhere.
+pub const HOTSPOT_COLOR: &str = "c62828";
 
 /// A finite value or 0.
 pub fn finite(v: f64) -> f64 {

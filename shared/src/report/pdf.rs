@@ -189,7 +189,7 @@ fn hotspot_chart(doc: &mut Doc, m: &ReportModel) {
         .fold(0.0, f64::max);
     let axis = nice_max(max);
     let row_h = 18.0;
-    let color = hex_rgb("c62828");
+    let color = hex_rgb(crate::report::model::HOTSPOT_COLOR);
     for h in &top {
         doc.ensure(row_h);
         let v = finite(h.kg_co2e).max(0.0);
