@@ -78,46 +78,35 @@ pub struct App {
     pub statement: crate::services::statement::StatementService,
 }
 
-/// The local SSO keys: generated once into the data dir (one `kid:seed` a line).
-fn local_sso_keys(data_dir: &std::path::Path) -> AppResult<Vec<SsoKey>> {
-    let path = data_dir.join("sso-keys");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let keys: Result<Vec<SsoKey>, String> = text.lines().filter(|l| !l.trim().is_empty()).map(|l| SsoKey::parse(l.trim())).collect();
+/// Signing keys kept in a file of the data dir, one encoded key a line: read when the
+/// file holds valid keys, otherwise one key is generated and written (mode 0600).
+fn local_keys<K>(path: &std::path::Path, parse: impl Fn(&str) -> Result<K, String>, generate: impl Fn() -> AppResult<K>, encode: impl Fn(&K) -> String) -> AppResult<Vec<K>> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let keys: Result<Vec<K>, String> = text.lines().filter(|l| !l.trim().is_empty()).map(|l| parse(l.trim())).collect();
         if let Ok(keys) = keys {
             if !keys.is_empty() {
                 return Ok(keys);
             }
         }
     }
-    let key = SsoKey::generate()?;
-    std::fs::write(&path, format!("{}\n", key.encode())).map_err(|e| AppError::internal(format!("write {}: {e}", path.display())))?;
+    let key = generate()?;
+    std::fs::write(path, format!("{}\n", encode(&key))).map_err(|e| AppError::internal(format!("write {}: {e}", path.display())))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
     }
     Ok(vec![key])
 }
 
-/// The local statement signing keys: generated once into the data dir (one key a line).
+/// The local SSO keys (`kid:seed` a line).
+fn local_sso_keys(data_dir: &std::path::Path) -> AppResult<Vec<SsoKey>> {
+    local_keys(&data_dir.join("sso-keys"), SsoKey::parse, SsoKey::generate, SsoKey::encode)
+}
+
+/// The local statement signing keys.
 fn local_statement_keys(data_dir: &std::path::Path) -> AppResult<Vec<StatementKey>> {
-    let path = data_dir.join("statement-keys");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let keys: Result<Vec<StatementKey>, String> = text.lines().filter(|l| !l.trim().is_empty()).map(StatementKey::parse).collect();
-        if let Ok(keys) = keys {
-            if !keys.is_empty() {
-                return Ok(keys);
-            }
-        }
-    }
-    let key = StatementKey::generate()?;
-    std::fs::write(&path, format!("{}\n", key.encode())).map_err(|e| AppError::internal(format!("write {}: {e}", path.display())))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok(vec![key])
+    local_keys(&data_dir.join("statement-keys"), StatementKey::parse, StatementKey::generate, StatementKey::encode)
 }
 
 /// The local review-link key: generated once into the data dir, kept across restarts.

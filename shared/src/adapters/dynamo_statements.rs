@@ -165,32 +165,25 @@ impl StatementStore for DynamoStatementStore {
     }
 
     async fn supersede(&self, tax_id: &TaxId, year: i32, id: &str, by: &str) -> AppResult<bool> {
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::record_key(tax_id.as_str(), year, id)))
-            .update_expression("SET superseded_by = :by")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(superseded_by)")
-            .expression_attribute_values(":by", s(by))
-            .send()
-            .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(sdk_err("UpdateItem", e)),
-        }
+        self.update(tax_id, year, id, "SET superseded_by = :v", "attribute_exists(pk) AND attribute_not_exists(superseded_by)", by).await
     }
 
     async fn revoke(&self, tax_id: &TaxId, year: i32, id: &str, reason: &str) -> AppResult<bool> {
+        self.update(tax_id, year, id, "SET revoked = :v", "attribute_exists(pk)", reason).await
+    }
+}
+
+impl DynamoStatementStore {
+    /// A conditional update of one record setting `:v`; false when the condition fails.
+    async fn update(&self, tax_id: &TaxId, year: i32, id: &str, set: &str, condition: &str, value: &str) -> AppResult<bool> {
         let r = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::record_key(tax_id.as_str(), year, id)))
-            .update_expression("SET revoked = :r")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":r", s(reason))
+            .update_expression(set)
+            .condition_expression(condition)
+            .expression_attribute_values(":v", s(value))
             .send()
             .await;
         match r {

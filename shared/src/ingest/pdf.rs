@@ -79,6 +79,9 @@ fn load(bytes: &[u8]) -> Result<Document, PdfError> {
     if doc.is_encrypted() || doc.was_encrypted() {
         return Err(encrypted());
     }
+    // Before anything walks the page tree (the PDF library follows /Kids and /Parent by
+    // recursion, with no guard: a loop overflows the stack and takes the process down).
+    check_page_tree(&doc)?;
     let n = doc.get_pages().len();
     if n == 0 {
         return Err(PdfError::Unreadable("PDF 檔沒有任何頁面".into()));
@@ -89,6 +92,52 @@ fn load(bytes: &[u8]) -> Result<Document, PdfError> {
         )));
     }
     Ok(doc)
+}
+
+/// How deep a page tree may nest (real files: 2–5 levels).
+const MAX_TREE_DEPTH: usize = 32;
+/// Objects of the page tree visited at most (pages and their intermediate nodes).
+const MAX_TREE_NODES: usize = 4 * MAX_PDF_PAGES + 64;
+
+fn broken_tree() -> PdfError {
+    PdfError::Unreadable("PDF 檔的頁面結構損毀（頁面樹循環或過深），無法讀取；請另存為 PDF 後再上傳".into())
+}
+
+/// The page tree from the catalog is a tree: no node reached twice through /Kids, no
+/// /Parent chain that loops or runs deeper than `MAX_TREE_DEPTH`, and a bounded size.
+fn check_page_tree(doc: &Document) -> Result<(), PdfError> {
+    let root = doc.trailer.get(b"Root").and_then(Object::as_reference).map_err(|_| unreadable())?;
+    let catalog = doc.get_dictionary(root).map_err(|_| unreadable())?;
+    let pages = catalog.get(b"Pages").and_then(Object::as_reference).map_err(|_| unreadable())?;
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![(pages, 0usize)];
+    while let Some((id, depth)) = stack.pop() {
+        if depth > MAX_TREE_DEPTH || !seen.insert(id) || seen.len() > MAX_TREE_NODES {
+            return Err(broken_tree());
+        }
+        let Ok(node) = doc.get_dictionary(id) else { continue };
+        // Every node's /Parent chain ends within the depth limit without repeating.
+        let mut chain = std::collections::HashSet::from([id]);
+        let mut up = node.get(b"Parent").and_then(Object::as_reference).ok();
+        while let Some(p) = up {
+            if !chain.insert(p) || chain.len() > MAX_TREE_DEPTH + 1 {
+                return Err(broken_tree());
+            }
+            up = doc.get_dictionary(p).ok().and_then(|d| d.get(b"Parent").and_then(Object::as_reference).ok());
+        }
+        if let Ok(kids) = node.get(b"Kids") {
+            let kids = match kids {
+                Object::Reference(r) => doc.get_object(*r).ok().and_then(|o| o.as_array().ok()),
+                o => o.as_array().ok(),
+            };
+            for kid in kids.into_iter().flatten() {
+                if let Ok(k) = kid.as_reference() {
+                    stack.push((k, depth + 1));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn encrypted() -> PdfError {
@@ -645,6 +694,47 @@ mod tests {
             Err(PdfError::TooManyPages(r)) => assert!(r.contains("51"), "{r}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Hostile page trees (issue 13): each was enough to overflow the stack and abort the
+    /// whole server. Now each is refused with a reason, and nothing else is hurt.
+    #[test]
+    fn looping_or_deep_page_trees_are_refused_not_followed() {
+        let page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_vec();
+        // A page whose /Parent chain loops (2 → 4 → 2) and has no /Resources of its own,
+        // so a resource lookup climbs the chain.
+        let parent_loop = testpdf::assemble(
+            &[
+                b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+                b"<< /Type /Pages /Kids [3 0 R] /Count 1 /Parent 4 0 R >>".to_vec(),
+                page.clone(),
+                b"<< /Type /Pages /Kids [2 0 R] /Count 1 /Parent 2 0 R >>".to_vec(),
+            ],
+            "",
+        );
+        assert!(parent_loop.len() < 700, "a few hundred bytes: {}", parent_loop.len());
+        // /Kids pointing back at an ancestor.
+        let kids_loop = testpdf::assemble(
+            &[b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(), b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 1 >>".to_vec(), page.clone()],
+            "",
+        );
+        // 200 levels of /Pages nodes.
+        let mut deep = vec![b"<< /Type /Catalog /Pages 2 0 R >>".to_vec()];
+        for i in 0..200 {
+            let parent = if i == 0 { String::new() } else { format!("/Parent {} 0 R ", i + 1) };
+            deep.push(format!("<< /Type /Pages {parent}/Kids [{} 0 R] /Count 1 >>", i + 3).into_bytes());
+        }
+        deep.push(b"<< /Type /Page /Parent 201 0 R /MediaBox [0 0 595 842] >>".to_vec());
+        let deep = testpdf::assemble(&deep, "");
+        for (name, pdf) in [("parent loop", &parent_loop), ("kids loop", &kids_loop), ("deep", &deep)] {
+            match text_pages(pdf) {
+                Err(PdfError::Unreadable(r)) => assert!(r.contains("頁面結構損毀"), "{name}: {r}"),
+                other => panic!("{name}: {other:?}"),
+            }
+            assert!(page_count(pdf).is_err(), "{name}");
+        }
+        // A normal file still reads.
+        assert_eq!(text_pages(&testpdf::ascii(&[&["Hello"], &["World"]])).unwrap().len(), 2);
     }
 
     #[test]

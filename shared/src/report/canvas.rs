@@ -442,6 +442,12 @@ fn fill(c: Rgb) -> Fill {
     Fill { paint: krilla_color(c).into(), opacity: NormalizedF32::ONE, rule: Default::default() }
 }
 
+fn rect_path(x: f64, y: f64, w: f64, h: f64) -> Option<krilla::geom::Path> {
+    let mut pb = PathBuilder::new();
+    pb.push_rect(Rect::from_xywh(x as f32, y as f32, w as f32, h as f32)?);
+    pb.finish()
+}
+
 fn pdf_date(d: chrono::DateTime<chrono::Utc>) -> DateTime {
     use chrono::{Datelike, Timelike};
     DateTime::new(d.year().clamp(0, 9999) as u16)
@@ -491,20 +497,14 @@ fn write_pdf(pages: &[Vec<Op>], info: &DocInfo, fonts: &Fonts) -> Result<Vec<u8>
                     surface.draw_text(Point::from_xy(*x as f32, *y as f32), font, *size as f32, text, false, TextDirection::Auto);
                 }
                 Op::Fill { x, y, w, h, color } => {
-                    let Some(rect) = Rect::from_xywh(*x as f32, *y as f32, *w as f32, *h as f32) else { continue };
-                    let mut pb = PathBuilder::new();
-                    pb.push_rect(rect);
-                    if let Some(path) = pb.finish() {
+                    if let Some(path) = rect_path(*x, *y, *w, *h) {
                         surface.set_stroke(None);
                         surface.set_fill(Some(fill(*color)));
                         surface.draw_path(&path);
                     }
                 }
                 Op::Frame { x, y, w, h, color } => {
-                    let Some(rect) = Rect::from_xywh(*x as f32, *y as f32, *w as f32, *h as f32) else { continue };
-                    let mut pb = PathBuilder::new();
-                    pb.push_rect(rect);
-                    if let Some(path) = pb.finish() {
+                    if let Some(path) = rect_path(*x, *y, *w, *h) {
                         surface.set_fill(None);
                         surface.set_stroke(Some(Stroke { paint: krilla_color(*color).into(), width: 0.5, ..Default::default() }));
                         surface.draw_path(&path);
