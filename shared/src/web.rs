@@ -10,6 +10,30 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::domain::RawForm;
 use crate::error::{AppError, ErrorBody};
 
+/// Middleware for every router with state-changing routes: refuses a POST (or other
+/// unsafe method) that a browser marks as cross-site (`Sec-Fetch-Site: cross-site` or
+/// `same-site`), or whose `Origin` (or, without it, `Referer`) is not this site. A
+/// cross-site form post never reaches a handler.
+pub async fn same_origin(
+    axum::extract::State(app): axum::extract::State<std::sync::Arc<crate::App>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !req.method().is_safe() {
+        let h = req.headers();
+        let fetch_site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let cross = matches!(fetch_site, "cross-site" | "same-site");
+        let origin = h.get(header::ORIGIN).or_else(|| h.get(header::REFERER)).and_then(|v| v.to_str().ok());
+        let ours = &app.config.public_url;
+        let foreign = origin.is_some_and(|o| !(o == ours || o.starts_with(&format!("{ours}/"))));
+        if cross || foreign {
+            tracing::warn!(path = %req.uri().path(), fetch_site, "cross-site request refused");
+            return AppError::Forbidden("拒絕來自其他網站的請求。".into()).into_response();
+        }
+    }
+    next.run(req).await
+}
+
 /// Largest form body accepted.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 

@@ -294,3 +294,59 @@ async fn approval_sign_in_and_sso_work_with_the_dynamodb_adapters_on_the_emulato
     app.portal.sign_out(&sid).await.unwrap();
     assert!(app.portal.session(&sid).await.unwrap().is_none());
 }
+
+/// Issue 13: the carbon session follows the member (removed, or 碳星雲登入權限 turned
+/// off → the next request is refused and the session is gone), and a cross-site post to
+/// `/sso/callback` (login CSRF with a token minted for another account) signs no one in.
+#[tokio::test]
+async fn carbon_sessions_follow_the_member_and_cross_site_callbacks_are_refused() {
+    let s = Sys::new().await;
+    s.approved_company("維他命股份有限公司", "99754141", "ming@vitamin.com.tw").await;
+    let admin = s.sign_in("ming@vitamin.com.tw").await;
+    let csrf = s.csrf(&admin).await;
+    let add = [("csrf", csrf.as_str()), ("name", "李"), ("email", "lee@vitamin.com.tw"), ("is_admin", "no"), ("carbon_login", "yes")];
+    let lee: serde_json::Value = s.post(&admin, "/members", &add).await.json().await.unwrap();
+    let lee_id = lee["member"]["id"].as_str().unwrap().to_string();
+    let lee_portal = s.sign_in("lee@vitamin.com.tw").await;
+    let carbon_cookie = |r: &reqwest::Response| r.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+
+    // Login CSRF: the token is valid, but the browser says the post came from elsewhere.
+    let token = press(&s, &lee_portal).await.unwrap();
+    for (name, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site"), ("referer", "https://evil.example/x")] {
+        let r = s.client.post(s.url("/sso/callback")).header(name, value).form(&[("token", token.as_str())]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(r.headers().get(header::SET_COOKIE).is_none(), "{name}: no session");
+    }
+    // The same token from this site still works (it was never consumed by the refusals).
+    let own = s.url("");
+    let r = s.client.post(s.url("/sso/callback")).header("origin", own.trim_end_matches('/')).header("sec-fetch-site", "same-origin").form(&[("token", token.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let session = carbon_cookie(&r);
+    let carbon = |cookie: String| {
+        let s = &s;
+        async move { s.client.get(s.url("/carbon/export.json?year=2025")).header(header::COOKIE, cookie).send().await.unwrap().status() }
+    };
+    assert_eq!(carbon(session.clone()).await, StatusCode::OK);
+    // A cross-site state-changing post inside the platform is refused too.
+    let r = s.client.post(s.url("/carbon/activities/x")).header(header::COOKIE, &session).header("sec-fetch-site", "cross-site").form(&[("action", "exclude")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // The admin turns off Lee's 碳星雲登入權限: the open session stops at once.
+    let off = [("csrf", csrf.as_str()), ("name", "李"), ("email", "lee@vitamin.com.tw"), ("is_admin", "no"), ("carbon_login", "no")];
+    assert!(s.post(&admin, &format!("/members/{lee_id}"), &off).await.status().is_success());
+    assert_eq!(carbon(session.clone()).await, StatusCode::UNAUTHORIZED, "permission revoked");
+    // Turned on again, the old session stays ended (it was deleted, not suspended).
+    let on = [("csrf", csrf.as_str()), ("name", "李"), ("email", "lee@vitamin.com.tw"), ("is_admin", "no"), ("carbon_login", "yes")];
+    assert!(s.post(&admin, &format!("/members/{lee_id}"), &on).await.status().is_success());
+    assert_eq!(carbon(session.clone()).await, StatusCode::UNAUTHORIZED, "the revoked session does not come back");
+
+    // A fresh session, then the member is removed: refused at once.
+    let token = press(&s, &lee_portal).await.unwrap();
+    let r = callback(&s, &token).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let session = carbon_cookie(&r);
+    assert_eq!(carbon(session.clone()).await, StatusCode::OK);
+    assert_eq!(s.post(&admin, &format!("/members/{lee_id}/delete"), &[("csrf", &csrf)]).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(carbon(session).await, StatusCode::UNAUTHORIZED, "member removed");
+    s.running.stop().await;
+}

@@ -56,6 +56,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/carbon/statement.pdf", get(statement_pdf))
         .route("/verify/{id}", get(verify_page))
         .route("/.well-known/statement-keys.json", get(statement_keys))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), ecosphere::web::same_origin))
         .with_state(app)
 }
 

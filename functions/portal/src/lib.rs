@@ -11,9 +11,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -35,29 +34,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/members", get(members_page).post(add_member))
         .route("/members/{id}", get(edit_page).post(update_member))
         .route("/members/{id}/delete", post(remove_member))
-        .layer(axum::middleware::from_fn_with_state(app.clone(), same_origin))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), ecosphere::web::same_origin))
         .with_state(app)
 }
 
-/// Refuses state-changing requests whose `Origin` (or, without it, `Referer`) is not
-/// this site: a cross-site form post never gets to the handlers.
-async fn same_origin(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    if req.method() == Method::POST {
-        let origin = req
-            .headers()
-            .get(header::ORIGIN)
-            .or_else(|| req.headers().get(header::REFERER))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        if let Some(o) = origin {
-            let ours = &app.config.public_url;
-            if !(o == *ours || o.starts_with(&format!("{ours}/"))) {
-                return AppError::Forbidden("拒絕來自其他網站的請求。".into()).into_response();
-            }
-        }
-    }
-    next.run(req).await
-}
 
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {

@@ -32,6 +32,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/sso/start", post(start))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/sso/callback", post(callback))
+        // Login CSRF: a cross-site post of a token minted for another account must not
+        // sign this browser in.
+        .layer(axum::middleware::from_fn_with_state(app.clone(), ecosphere::web::same_origin))
         .with_state(app)
 }
 
@@ -110,5 +113,17 @@ pub async fn carbon_session(app: &App, headers: &HeaderMap) -> Result<SsoClaims,
     let unauthorized = || AppError::Unauthorized("請從 EcoSphere 平台點選「碳星雲服務平台登入」進入碳星雲服務平台。".into());
     let sid = portal::cookie_value(headers, CARBON_COOKIE).ok_or_else(unauthorized)?;
     let data = app.tokens.get(CARBON_SESSION, &secret_key(&sid), app.clock.now()).await?.ok_or_else(unauthorized)?;
-    serde_json::from_str(&data).map_err(AppError::internal)
+    let claims: SsoClaims = serde_json::from_str(&data).map_err(AppError::internal)?;
+    // The session follows the member: removed, or carbon-login permission turned off →
+    // the session ends now, not when its 8 hours are over.
+    let member = match ecosphere::domain::MemberId::parse(&claims.sub) {
+        Some(id) => app.members.get(&claims.tax_id, &id).await?,
+        None => None,
+    };
+    if !member.is_some_and(|m| m.profile.carbon_login) {
+        let _ = app.tokens.take(CARBON_SESSION, &secret_key(&sid), app.clock.now()).await;
+        tracing::info!(member.id = %claims.sub, "carbon session ended: member removed or carbon login revoked");
+        return Err(AppError::Unauthorized("您的碳星雲登入權限已被移除或帳號已停用，請洽貴公司的管理員。".into()));
+    }
+    Ok(claims)
 }
