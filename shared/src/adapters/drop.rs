@@ -22,6 +22,9 @@ use crate::ports::{BlobKey, BlobStore, Clock};
 pub const LOCAL_BUCKET: &str = "ecosphere-local-drop";
 /// Largest file taken from the drop folder.
 pub const MAX_DROP_BYTES: u64 = 50 * 1024 * 1024;
+/// Longest file or batch name taken from the drop folder, in bytes: the blob store keeps
+/// a metadata file named after it, and file systems cap a name at 255 bytes.
+pub const MAX_NAME_BYTES: usize = 200;
 
 /// Handles S3 ObjectCreated events (Lambda's S3 trigger, or the drop folder locally).
 #[async_trait]
@@ -89,7 +92,16 @@ impl DropWatcher {
                 still_here.insert(path, stamp);
                 continue;
             }
-            out.push(self.take(&path, meta.len()).await?);
+            // One file that cannot be taken never stops the others.
+            match self.take(&path, meta.len()).await {
+                Ok(d) => out.push(d),
+                Err(e) => {
+                    tracing::error!(error = %e, "dropped file could not be taken");
+                    if let Ok(d) = self.reject(&path, "檔案無法存入（檔名或路徑不被支援），請改用較短的檔名後重新上傳") {
+                        out.push(d);
+                    }
+                }
+            }
         }
         *seen = still_here;
         Ok(out)
@@ -103,6 +115,8 @@ impl DropWatcher {
             Some("檔案須放在 drop/{統一編號}/{批次}/{檔名}".to_string())
         } else if crate::domain::TaxId::parse(segments[0]).map(|t| t.as_str() != segments[0]).unwrap_or(true) {
             Some(format!("資料夾名稱 {} 不是有效的統一編號", segments[0]))
+        } else if segments[1].len() > MAX_NAME_BYTES || segments[2].len() > MAX_NAME_BYTES {
+            Some(format!("檔名或批次名稱過長（上限 {MAX_NAME_BYTES} 位元組，約 {} 個中文字），請改用較短的名稱", MAX_NAME_BYTES / 3))
         } else if size > MAX_DROP_BYTES {
             Some(format!("檔案過大（上限 {} MB）", MAX_DROP_BYTES / 1024 / 1024))
         } else {
@@ -111,14 +125,7 @@ impl DropWatcher {
         let key = format!("drop/{rel_s}");
         let blob_key = BlobKey::parse(&key);
         if let Some(reason) = reason.or_else(|| blob_key.is_none().then(|| "檔名包含不允許的字元".to_string())) {
-            let target = self.rejected_dir.join(rel);
-            if let Some(dir) = target.parent() {
-                std::fs::create_dir_all(dir).map_err(AppError::internal)?;
-            }
-            std::fs::rename(path, &target).map_err(AppError::internal)?;
-            std::fs::write(target.with_extension("reason.txt"), &reason).map_err(AppError::internal)?;
-            tracing::warn!(file = %rel_s, %reason, "dropped file rejected");
-            return Ok(Dropped::Rejected { path: target, reason });
+            return self.reject(path, &reason);
         }
         let blob_key = blob_key.expect("checked");
         let bytes = std::fs::read(path).map_err(AppError::internal)?;
@@ -144,6 +151,27 @@ impl DropWatcher {
         std::fs::remove_file(path).map_err(AppError::internal)?;
         tracing::info!(key = %key, size, "dropped file taken");
         Ok(Dropped::Accepted { key, version_id })
+    }
+
+    /// Moves a file out of the drop folder into `rejected/` with a `.reason.txt` beside it.
+    /// A name too long to store gets a short stand-in there (the reason names the original).
+    fn reject(&self, path: &Path, reason: &str) -> AppResult<Dropped> {
+        let rel = path.strip_prefix(&self.drop_dir).map_err(AppError::internal)?;
+        let mut target = self.rejected_dir.join(rel);
+        let name = target.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if name.len() > MAX_NAME_BYTES {
+            let short: String = name.chars().take(20).collect();
+            target.set_file_name(format!("{short}…-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+        }
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).map_err(AppError::internal)?;
+        }
+        std::fs::rename(path, &target).map_err(AppError::internal)?;
+        let mut note = target.clone().into_os_string();
+        note.push(".reason.txt");
+        std::fs::write(&note, format!("{reason}\n原檔名：{name}\n")).map_err(AppError::internal)?;
+        tracing::warn!(file = %rel.display(), %reason, "dropped file rejected");
+        Ok(Dropped::Rejected { path: target, reason: reason.to_string() })
     }
 
     fn event(&self, key: &str, size: u64, version_id: &str) -> S3Event {
@@ -242,6 +270,33 @@ mod tests {
     #[test]
     fn keys_are_encoded_like_s3() {
         assert_eq!(s3_event_key("drop/22099131/b 1/電費.pdf"), "drop/22099131/b+1/%E9%9B%BB%E8%B2%BB.pdf");
+    }
+
+    /// Issue 13: a legal but long name (82 CJK characters + .png = 250 bytes) made every
+    /// later scan fail, so no file of any company was taken. Now it is refused alone.
+    #[tokio::test]
+    async fn a_name_too_long_to_store_is_refused_and_the_others_are_taken() {
+        let tmp = tempfile::tempdir().unwrap();
+        let drop = tmp.path().join("drop");
+        let blobs: Arc<dyn BlobStore> = Arc::new(FolderBlobStore::new(tmp.path().join("blobs")));
+        let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
+        let w = DropWatcher::new(drop.clone(), tmp.path().join("rejected"), blobs.clone(), SqliteDb::open_in_memory().unwrap(), clock);
+        std::fs::create_dir_all(drop.join("22099131/b")).unwrap();
+        let long = format!("{}.png", "電".repeat(82));
+        assert_eq!(long.len(), 250);
+        std::fs::write(drop.join("22099131/b").join(&long), b"\x89PNG").unwrap();
+        std::fs::write(drop.join("22099131/b/ok.pdf"), b"%PDF-1.4 x").unwrap();
+        assert!(w.scan().await.unwrap().is_empty());
+        let done = w.scan().await.expect("the scan goes on");
+        assert_eq!(done.len(), 2, "{done:?}");
+        assert!(done.iter().any(|d| matches!(d, Dropped::Accepted { key, .. } if key == "drop/22099131/b/ok.pdf")));
+        let reason = done.iter().find_map(|d| if let Dropped::Rejected { reason, .. } = d { Some(reason.clone()) } else { None }).unwrap();
+        assert!(reason.contains("過長"), "{reason}");
+        assert!(!drop.join("22099131/b").join(&long).exists(), "out of the drop folder");
+        // Later files are still taken.
+        std::fs::write(drop.join("22099131/b/later.pdf"), b"%PDF-1.4 y").unwrap();
+        assert!(w.scan().await.unwrap().is_empty());
+        assert_eq!(w.scan().await.unwrap().len(), 1);
     }
 
     #[tokio::test]
