@@ -204,6 +204,10 @@ async fn a_dropped_batch_becomes_an_inventory_with_a_review_queue_and_a_report()
     assert_eq!(post(form("50", csrf.clone(), version.clone())).await.unwrap().status(), StatusCode::SEE_OTHER);
     let stale = post(form("60", csrf.clone(), version.clone())).await.unwrap();
     assert_eq!(stale.status(), StatusCode::CONFLICT, "a second correction from the same stale page");
+    // A version that is not a number (or none at all) never skips the lock.
+    for v in ["abc", "", "1e3", "-1"] {
+        assert_eq!(post(form("70", csrf.clone(), v.into())).await.unwrap().status(), StatusCode::BAD_REQUEST, "version {v:?}");
+    }
     let export = settled_export(&s, &cookie, 2025).await;
     let diesel = lines_of(&export, "diesel");
     assert!((sum_kg(&diesel) - fuel_kg(50.0, 8400.0, 74100.0, 3.9, 3.9)).abs() < 0.01, "{diesel:?}");

@@ -472,7 +472,12 @@ async fn activity_post(State(app): State<Arc<App>>, headers: HeaderMap, Path(id)
     let who = session(&app, &headers).await?;
     check_csrf(&headers, raw.first("csrf"))?;
     let a = load_activity(&app, &who.tax_id, &id).await?;
-    let expected: u32 = raw.first("version").and_then(|v| v.parse().ok()).unwrap_or(a.version);
+    // The optimistic lock is never skipped: a missing or malformed version is refused.
+    let expected: u32 = raw
+        .first("version")
+        .filter(|v| !v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| AppError::BadRequest("表單缺少版本資訊或格式不正確，請重新整理頁面後再試。".into()))?;
     let now = ecosphere::records::timestamp(app.clock.now());
     let mut b = a.clone();
     match raw.first("action").unwrap_or("confirm") {
