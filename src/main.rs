@@ -15,8 +15,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         None | Some("serve") => {}
         Some("export") => return export(&args[1..]).await,
         Some("verify") => std::process::exit(verify(&args[1..]).await),
+        Some("dead-letters") => return dead_letters(&args[1..]).await,
         Some(cmd) => {
-            eprintln!("unknown command `{cmd}`; usage: ecosphere [serve] | ecosphere export --tax-id 統一編號 [--year 年度] | ecosphere verify 憑證.pdf|憑證.json [--jwks 金鑰.json] [--evidence 單據…]");
+            eprintln!("unknown command `{cmd}`; usage: ecosphere [serve] | ecosphere export --tax-id 統一編號 [--year 年度] | ecosphere verify 憑證.pdf|憑證.json [--jwks 金鑰.json] [--evidence 單據…] | ecosphere dead-letters [--redrive]");
             std::process::exit(2);
         }
     }
@@ -213,4 +214,39 @@ async fn verify(args: &[String]) -> i32 {
         println!("結果：不通過");
         1
     }
+}
+
+/// `dead-letters [--redrive]`: the change feed's dead letters (stream records a consumer
+/// gave up on, with the reason) as JSON; `--redrive` delivers each again first (the
+/// consumers are idempotent) and lists what still fails. Reads `APP_DATA_DIR`.
+async fn dead_letters(args: &[String]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let redrive = match args {
+        [] => false,
+        [a] if a == "--redrive" => true,
+        _ => {
+            eprintln!("usage: ecosphere dead-letters [--redrive]");
+            std::process::exit(2);
+        }
+    };
+    let app = ecosphere::App::from_config(Config::from_env()?).await?;
+    let Some(local) = &app.local else {
+        eprintln!("dead-letters reads the local system (APP_BACKEND=local); on AWS see the stream's on-failure queue");
+        std::process::exit(2);
+    };
+    let feed = ecosphere::adapters::sqlite::feed::ChangeFeed::new(local.db.clone(), app.config.feed.clone(), app.clock.clone());
+    let mut summary = serde_json::Map::new();
+    if redrive {
+        for c in ecosphere_local::stream_consumers(&app) {
+            let (done, failing) = feed.redrive(c.as_ref()).await?;
+            summary.insert(c.name().to_string(), serde_json::json!({"redriven": done, "still_failing": failing}));
+        }
+    }
+    let letters: Vec<serde_json::Value> = feed
+        .all_dead_letters()
+        .await?
+        .into_iter()
+        .map(|d| serde_json::json!({"id": d.id, "consumer": d.consumer, "seq": d.seq, "attempts": d.attempts, "error": d.error, "created_at": d.created_at}))
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&serde_json::json!({"redrive": summary, "dead_letters": letters}))?);
+    Ok(())
 }

@@ -31,6 +31,9 @@ pub struct FeedConfig {
     pub base_backoff: Duration,
     pub max_backoff: Duration,
     pub poll_interval: Duration,
+    /// How often dead letters are delivered again (the sweeper; longer than a claim's
+    /// lease is pointless to shorten below, since the lease must end first).
+    pub redrive_interval: Duration,
 }
 
 impl Default for FeedConfig {
@@ -41,6 +44,7 @@ impl Default for FeedConfig {
             base_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
             poll_interval: Duration::from_millis(200),
+            redrive_interval: Duration::from_secs(60),
         }
     }
 }

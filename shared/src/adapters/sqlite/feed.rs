@@ -256,6 +256,63 @@ impl ChangeFeed {
             .await
     }
 
+    /// Delivers every dead letter of `consumer` again (consumers are idempotent): one that
+    /// now succeeds is removed; one that fails again stays, with its attempts and error
+    /// updated. This is what finishes work whose claim was held by a crashed process: the
+    /// feed's own retries end within seconds, a lease lasts minutes, and the sweeper
+    /// (`run`, every `redrive_interval`) keeps trying after the lease. Returns
+    /// (redriven, still failing).
+    pub async fn redrive(&self, consumer: &dyn StreamConsumer) -> AppResult<(usize, usize)> {
+        let letters = self.dead_letters(consumer.name()).await?;
+        let (mut done, mut failing) = (0, 0);
+        for dl in letters {
+            let event: StreamEvent = serde_json::from_str(&dl.event).map_err(AppError::internal)?;
+            let error = match consumer.handle(event).await {
+                Ok(resp) if resp.batch_item_failures.is_empty() => None,
+                Ok(_) => Some("reported as a batch item failure".to_string()),
+                Err(e) => Some(format!("batch failed: {e}")),
+            };
+            let id = dl.id;
+            match error {
+                None => {
+                    self.db
+                        .call(move |conn| conn.execute("DELETE FROM feed_dead_letters WHERE id = ?1", [id]).map(|_| ()).map_err(db_err))
+                        .await?;
+                    tracing::info!(consumer = consumer.name(), seq = dl.seq, "dead letter redriven");
+                    done += 1;
+                }
+                Some(err) => {
+                    self.db
+                        .call(move |conn| {
+                            conn.execute("UPDATE feed_dead_letters SET attempts = attempts + 1, error = ?2 WHERE id = ?1", params![id, err])
+                                .map(|_| ())
+                                .map_err(db_err)
+                        })
+                        .await?;
+                    failing += 1;
+                }
+            }
+        }
+        Ok((done, failing))
+    }
+
+    /// Every dead letter, of every consumer.
+    pub async fn all_dead_letters(&self) -> AppResult<Vec<DeadLetter>> {
+        let consumers: Vec<String> = self
+            .db
+            .call(|conn| {
+                let mut st = conn.prepare("SELECT DISTINCT consumer FROM feed_dead_letters ORDER BY consumer").map_err(db_err)?;
+                let rows = st.query_map([], |r| r.get(0)).map_err(db_err)?;
+                rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
+            })
+            .await?;
+        let mut out = Vec::new();
+        for c in consumers {
+            out.extend(self.dead_letters(&c).await?);
+        }
+        Ok(out)
+    }
+
     /// The consumer's checkpoint (last acknowledged sequence number).
     pub async fn checkpoint(&self, consumer: &str) -> AppResult<i64> {
         Ok(self.state(consumer).await?.checkpoint)
@@ -278,7 +335,14 @@ impl ChangeFeed {
             let feed = self.clone();
             let mut stop = shutdown.clone();
             tasks.spawn(async move {
+                let mut last_redrive = tokio::time::Instant::now();
                 loop {
+                    if last_redrive.elapsed() >= feed.cfg.redrive_interval {
+                        last_redrive = tokio::time::Instant::now();
+                        if let Err(e) = feed.redrive(consumer.as_ref()).await {
+                            tracing::error!(consumer = consumer.name(), error = %e, "dead-letter redrive failed");
+                        }
+                    }
                     let idle = match feed.poll(consumer.as_ref()).await {
                         Ok(r) => r.delivered == 0,
                         Err(e) => {
@@ -491,6 +555,33 @@ mod tests {
         // The feed moved on: 4 was delivered, and the checkpoint is at the end.
         assert!(c.seen().contains(&4));
         assert_eq!(feed.checkpoint("flaky").await.unwrap(), 4);
+    }
+
+    /// Issue 13: work whose claim is held by a crashed process fails every retry of the
+    /// feed (seconds) until the lease ends (minutes); the redrive finishes it later, once,
+    /// and a letter that still fails stays with its count.
+    #[tokio::test]
+    async fn dead_letters_are_redriven_until_they_succeed() {
+        let (feed, clock) = setup(3, cfg()).await;
+        // Record 2 fails its 3 feed attempts and 2 redrives, then succeeds.
+        let c = Flaky::new(&[(2, 5)]);
+        for _ in 0..10 {
+            let r = feed.poll(&c).await.unwrap();
+            clock.advance(chrono::Duration::seconds(60));
+            if r.dead_lettered.is_some() {
+                break;
+            }
+        }
+        feed.drain(&c).await.unwrap();
+        assert_eq!(feed.dead_letters("flaky").await.unwrap().len(), 1);
+        assert_eq!(feed.redrive(&c).await.unwrap(), (0, 1));
+        assert_eq!(feed.redrive(&c).await.unwrap(), (0, 1));
+        assert_eq!(feed.dead_letters("flaky").await.unwrap()[0].attempts, 5);
+        assert_eq!(feed.redrive(&c).await.unwrap(), (1, 0));
+        assert!(feed.dead_letters("flaky").await.unwrap().is_empty());
+        assert!(feed.all_dead_letters().await.unwrap().is_empty());
+        assert_eq!(feed.redrive(&c).await.unwrap(), (0, 0), "nothing twice");
+        assert_eq!(c.seen().iter().filter(|n| **n == 2).count(), 6, "3 feed attempts + 3 redrives");
     }
 
     #[tokio::test]
