@@ -171,6 +171,11 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         if !ct.starts_with("application/x-www-form-urlencoded") {
             return Err(AppError::BadRequest("請以表單格式（application/x-www-form-urlencoded）送出".into()));
         }
+        // Refused from the announced length, before waiting for a body that may trickle in.
+        let announced = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > MAX_FORM_BYTES as u64) {
+            return Err(AppError::PayloadTooLarge(format!("表單內容過大（上限 {} KB）", MAX_FORM_BYTES / 1024)));
+        }
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::PayloadTooLarge(format!("表單內容過大（上限 {} KB）", MAX_FORM_BYTES / 1024))
@@ -184,9 +189,57 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         if std::str::from_utf8(&bytes).is_err() {
             return Err(AppError::BadRequest("表單內容不是有效的 UTF-8 文字".into()));
         }
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(&bytes).map_err(|_| AppError::BadRequest("表單內容格式不正確".into()))?;
-        Ok(Form(RawForm(pairs)))
+        Ok(Form(RawForm(parse_form(&bytes)?)))
+    }
+}
+
+/// `application/x-www-form-urlencoded`, strictly: a malformed `%` escape or bytes that are
+/// not UTF-8 after percent-decoding are refused (400), never turned into U+FFFD.
+pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    fn decode(part: &[u8]) -> Result<String, AppError> {
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = part.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+                    let Some(b) = hex else {
+                        return Err(AppError::BadRequest("表單內容格式不正確（% 編碼有誤）".into()));
+                    };
+                    out.push(b);
+                    i += 2;
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).map_err(|_| AppError::BadRequest("表單內容含有無效的文字編碼（須為 UTF-8）".into()))
+    }
+    body.split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = match p.iter().position(|b| *b == b'=') {
+                Some(i) => (&p[..i], &p[i + 1..]),
+                None => (p, &p[p.len()..]),
+            };
+            Ok((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod form_tests {
+    use super::parse_form;
+
+    #[test]
+    fn forms_decode_strictly() {
+        let ok = parse_form(b"a=%E9%9B%BB+1&b=&c&d=x%2By").unwrap();
+        assert_eq!(ok, vec![("a".into(), "電 1".into()), ("b".into(), "".into()), ("c".into(), "".into()), ("d".into(), "x+y".into())]);
+        for bad in [&b"reason=%FF%FE"[..], b"a=%E9%9B", b"a=%zz", b"a=%4", b"%FF=1"] {
+            assert!(parse_form(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        assert!(parse_form(b"").unwrap().is_empty());
     }
 }
 

@@ -268,3 +268,25 @@ async fn user_text_is_escaped_and_unknown_pages_are_404() {
     assert_eq!(mailbox.status(), StatusCode::OK);
     s.running.stop().await;
 }
+
+/// Issue 13: a body announced above the limit is refused at once (not waited for while it
+/// trickles in), and percent-encoded bytes that are not UTF-8 are refused, not stored as U+FFFD.
+#[tokio::test]
+async fn oversized_announced_bodies_and_invalid_utf8_escapes_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = system().await;
+    let mut tcp = tokio::net::TcpStream::connect(s.running.addr).await.unwrap();
+    let head = "POST /apply HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000000\r\n\r\ncompany_name=";
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read(&mut buf)).await.expect("answered without the body").unwrap();
+    let resp = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+
+    let body = "company_name=%FF%FE&tax_id=22099131";
+    let r = s.client.post(s.url("/apply")).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("UTF-8"));
+    assert!(s.stored("22099131").await.is_empty(), "nothing stored");
+    s.running.stop().await;
+}
