@@ -173,22 +173,10 @@ impl RawForm {
     }
 }
 
-/// Characters refused in any field: CR/LF and other control characters (header
-/// injection), and bidirectional overrides that would make text display differently
-/// from what it is.
+/// Characters refused in any field (`domain::text`): CR/LF and other control characters
+/// (header injection), bidirectional overrides and invisible characters.
 fn forbidden_char_message(value: &str) -> Option<&'static str> {
-    for c in value.chars() {
-        if c == '\r' || c == '\n' {
-            return Some("不可包含換行字元");
-        }
-        if c.is_control() && c != '\t' {
-            return Some("包含不允許的控制字元");
-        }
-        if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}') {
-            return Some("包含不允許的文字方向控制字元");
-        }
-    }
-    None
+    super::text::text_problem(value, false)
 }
 
 /// Trims and checks one text field: forbidden characters, required, length cap.
@@ -494,6 +482,9 @@ mod tests {
             assert!(err_of(&with(field, "abc\r\nBcc: x@evil.com"), field).contains("換行"), "{field}");
         }
         assert!(err_of(&with("company_name", "ACME\u{202E}gnp.exe"), "company_name").contains("方向"));
+        // Invisible characters would let two company names look alike (issue 13).
+        assert!(err_of(&with("company_name", "維他命\u{200B}股份有限公司"), "company_name").contains("看不見"));
+        assert!(err_of(&with("applicant_name", "\u{FEFF}王小明"), "applicant_name").contains("看不見"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod inventory;
 pub mod member;
 pub mod review;
 pub mod tax_id;
+pub mod text;
 
 pub use activity::{ActivityCandidate, ActivityKind, ExtractedDocument, ExtractedPage, ExtractionMethod, Field, FileType, TextLine, Unit};
 pub use application::*;

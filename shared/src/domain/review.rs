@@ -120,8 +120,8 @@ impl ReviewSigner {
 /// (it is shown in bodies, never in headers), other control and bidi characters not.
 pub fn parse_reason(action: ReviewAction, reason: Option<&str>) -> Result<Option<String>, String> {
     let r = reason.unwrap_or_default().trim().replace("\r\n", "\n");
-    if r.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
-        return Err("退件原因包含不允許的控制字元".into());
+    if let Some(problem) = super::text::text_problem(&r, true) {
+        return Err(format!("退件原因{problem}"));
     }
     if r.chars().count() > 1000 {
         return Err("退件原因最多 1000 個字".into());

@@ -281,7 +281,7 @@ impl Correction {
             }
         };
         for (field, v, max) in [("detail", &self.detail, 60usize), ("meter_id", &self.meter_id, 40)] {
-            if v.chars().count() > max || v.chars().any(|c| c.is_control()) {
+            if v.chars().count() > max || crate::domain::text::text_problem(v, false).is_some() {
                 errors.add(field, "內容過長或含有不允許的字元");
             }
         }
