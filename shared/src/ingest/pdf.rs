@@ -82,6 +82,7 @@ fn load(bytes: &[u8]) -> Result<Document, PdfError> {
     // Before anything walks the page tree (the PDF library follows /Kids and /Parent by
     // recursion, with no guard: a loop overflows the stack and takes the process down).
     check_page_tree(&doc)?;
+    check_inflated_sizes(&doc)?;
     let n = doc.get_pages().len();
     if n == 0 {
         return Err(PdfError::Unreadable("PDF 檔沒有任何頁面".into()));
@@ -135,6 +136,40 @@ fn check_page_tree(doc: &Document) -> Result<(), PdfError> {
                     stack.push((k, depth + 1));
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// A stream may inflate to at most this many bytes, and all streams together to
+/// `MAX_INFLATED_TOTAL`: a 1 MB file whose stream inflates to 1 GiB is refused after
+/// reading 64 MiB, before the text extractor inflates it in memory.
+pub const MAX_INFLATED_STREAM: u64 = 64 * 1024 * 1024;
+pub const MAX_INFLATED_TOTAL: u64 = 256 * 1024 * 1024;
+
+fn too_big_inflated() -> PdfError {
+    PdfError::Unreadable("PDF 檔的內容解壓縮後過大（可能是惡意檔案），無法讀取".into())
+}
+
+/// Inflates every Flate stream once into a counting sink, with the caps above.
+fn check_inflated_sizes(doc: &Document) -> Result<(), PdfError> {
+    use std::io::Read;
+    let mut total = 0u64;
+    for obj in doc.objects.values() {
+        let Object::Stream(stream) = obj else { continue };
+        let flate = match stream.dict.get(b"Filter") {
+            Ok(Object::Name(n)) => n == b"FlateDecode",
+            Ok(Object::Array(a)) => a.iter().any(|f| matches!(f, Object::Name(n) if n == b"FlateDecode")),
+            _ => false,
+        };
+        if !flate {
+            continue;
+        }
+        let mut decoder = flate2::read::ZlibDecoder::new(stream.content.as_slice()).take(MAX_INFLATED_STREAM + 1);
+        let n = std::io::copy(&mut decoder, &mut std::io::sink()).unwrap_or(0);
+        total += n;
+        if n > MAX_INFLATED_STREAM || total > MAX_INFLATED_TOTAL {
+            return Err(too_big_inflated());
         }
     }
     Ok(())
@@ -735,6 +770,40 @@ mod tests {
         }
         // A normal file still reads.
         assert_eq!(text_pages(&testpdf::ascii(&[&["Hello"], &["World"]])).unwrap().len(), 2);
+    }
+
+    /// Issue 13: a ~100 KB file whose content stream inflates to 200 MiB is refused
+    /// without inflating it in memory.
+    #[test]
+    fn decompression_bombs_are_refused() {
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![b' '; 1024 * 1024];
+        for _ in 0..200 {
+            z.write_all(&zeros).unwrap();
+        }
+        let bomb = z.finish().unwrap();
+        assert!(bomb.len() < 1024 * 1024, "{} bytes", bomb.len());
+        let mut stream = format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", bomb.len()).into_bytes();
+        stream.extend_from_slice(&bomb);
+        stream.extend_from_slice(b"\nendstream");
+        let pdf = testpdf::assemble(
+            &[
+                b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+                b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_vec(),
+                stream,
+            ],
+            "",
+        );
+        let t = std::time::Instant::now();
+        match text_pages(&pdf) {
+            Err(PdfError::Unreadable(r)) => assert!(r.contains("解壓縮後過大"), "{r}"),
+            other => panic!("{other:?}"),
+        }
+        eprintln!("bomb of {} bytes refused in {:?}", pdf.len(), t.elapsed());
+        // A normal compressed page is fine.
+        assert!(check_inflated_sizes(&Document::load_mem(&testpdf::ascii(&[&["ok"]])).unwrap()).is_ok());
     }
 
     #[test]
