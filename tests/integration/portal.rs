@@ -222,3 +222,20 @@ async fn sign_in_requests_are_rate_limited_alike_for_known_and_unknown_addresses
     assert_eq!(s.client.post(s.url("/login")).form(&[("email", "ming@vitamin.com.tw")]).send().await.unwrap().status(), StatusCode::OK);
     s.running.stop().await;
 }
+
+/// Issue 13: a newer sign-in link revokes the older ones (a forwarded or leaked old e-mail
+/// no longer signs in).
+#[tokio::test]
+async fn a_newer_sign_in_link_revokes_the_older_ones() {
+    let s = Sys::new().await;
+    s.approved_company("維他命股份有限公司", "99754141", "ming@vitamin.com.tw").await;
+    let old = s.login_link("ming@vitamin.com.tw").await;
+    let new = s.login_link("ming@vitamin.com.tw").await;
+    assert_ne!(old, new);
+    let r = s.client.post(s.url(&old)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::GONE);
+    assert!(r.headers().get(header::SET_COOKIE).is_none());
+    assert!(r.text().await.unwrap().contains("較新的登入連結"));
+    assert_eq!(s.client.post(s.url(&new)).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    s.running.stop().await;
+}

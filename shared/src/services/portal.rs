@@ -36,7 +36,13 @@ pub fn secret_key(secret: &str) -> String {
 struct LoginGrant {
     tax_id: TaxId,
     member_id: MemberId,
+    /// The request this link was sent in: only the newest request's links sign in.
+    #[serde(default)]
+    request: Option<String>,
 }
+
+/// Token kind naming the newest sign-in request of an e-mail.
+const LOGIN_LATEST: &str = "login-latest";
 
 /// A signed-in member. `csrf` guards every state-changing form of the session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +93,15 @@ impl PortalService {
             return Ok(());
         }
         let now = self.clock.now();
+        // A new request revokes the links of every earlier one.
+        let request = new_secret()?;
+        let latest_key = secret_key(&email.as_str().to_lowercase());
+        self.tokens.take(LOGIN_LATEST, &latest_key, now).await?;
+        match self.tokens.insert(LOGIN_LATEST, &latest_key, &request, now, now + Duration::minutes(LOGIN_LINK_MINUTES)).await {
+            // A request racing this one won: its links are the newest, ours will be refused.
+            Ok(()) | Err(AppError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
         let mut text = String::new();
         let mut html = String::new();
         for m in &memberships {
@@ -99,7 +114,7 @@ impl PortalService {
                 .map(|a| a.form.company_name)
                 .unwrap_or_else(|| m.tax_id.to_string());
             let secret = new_secret()?;
-            let grant = serde_json::to_string(&LoginGrant { tax_id: m.tax_id.clone(), member_id: m.id.clone() }).map_err(AppError::internal)?;
+            let grant = serde_json::to_string(&LoginGrant { tax_id: m.tax_id.clone(), member_id: m.id.clone(), request: Some(request.clone()) }).map_err(AppError::internal)?;
             self.tokens.insert(LOGIN, &secret_key(&secret), &grant, now, now + Duration::minutes(LOGIN_LINK_MINUTES)).await?;
             let url = format!("{}/login/{secret}", self.public_url);
             text.push_str(&format!("{company}（{}）：{url}\n", m.tax_id));
@@ -148,6 +163,10 @@ impl PortalService {
         let grant = self.tokens.take(LOGIN, &secret_key(secret), now).await?.ok_or_else(gone)?;
         let grant: LoginGrant = serde_json::from_str(&grant).map_err(AppError::internal)?;
         let member = self.members.get(&grant.tax_id, &grant.member_id).await?.ok_or_else(gone)?;
+        let latest = self.tokens.get(LOGIN_LATEST, &secret_key(&member.profile.email.as_str().to_lowercase()), now).await?;
+        if latest.is_some() && latest != grant.request {
+            return Err(AppError::Gone("此登入連結已被較新的登入連結取代，請使用最新一封登入信中的連結。".into()));
+        }
         let session = Session { tax_id: grant.tax_id, member_id: grant.member_id, csrf: new_secret()? };
         let sid = new_secret()?;
         let data = serde_json::to_string(&session).map_err(AppError::internal)?;
