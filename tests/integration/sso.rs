@@ -350,3 +350,48 @@ async fn carbon_sessions_follow_the_member_and_cross_site_callbacks_are_refused(
     assert_eq!(carbon(session).await, StatusCode::UNAUTHORIZED, "member removed");
     s.running.stop().await;
 }
+
+/// Issue 13: a carbon logout exists, and logging out of the portal ends the carbon
+/// session of the same browser.
+#[tokio::test]
+async fn logging_out_ends_the_carbon_session() {
+    let s = Sys::new().await;
+    s.approved_company("維他命股份有限公司", "99754141", "ming@vitamin.com.tw").await;
+    let portal = s.sign_in("ming@vitamin.com.tw").await;
+    let open = |portal: String| {
+        let s = &s;
+        async move {
+            let token = press(s, &portal).await.unwrap();
+            let r = callback(s, &token).await;
+            assert_eq!(r.status(), StatusCode::SEE_OTHER);
+            r.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string()
+        }
+    };
+    let status = |cookie: String| {
+        let s = &s;
+        async move { s.client.get(s.url("/carbon")).header(header::COOKIE, cookie).send().await.unwrap().status() }
+    };
+    // Carbon logout: needs the page's CSRF token; ends the carbon session only.
+    let carbon = open(portal.clone()).await;
+    let page = s.client.get(s.url("/carbon")).header(header::COOKIE, &carbon).send().await.unwrap().text().await.unwrap();
+    let i = page.find("action=\"/carbon/logout\"").expect("a logout button on the dashboard");
+    let j = page[i..].find("name=\"csrf\" value=\"").unwrap() + i + 19;
+    let csrf = page[j..].split('"').next().unwrap().to_string();
+    let r = s.client.post(s.url("/carbon/logout")).header(header::COOKIE, &carbon).form(&[("csrf", "wrong")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = s.client.post(s.url("/carbon/logout")).header(header::COOKIE, &carbon).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(status(carbon).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.get(&portal, "/portal").await.status(), StatusCode::OK, "the portal session stays");
+
+    // Portal logout with both cookies: both sessions end.
+    let carbon = open(portal.clone()).await;
+    assert_eq!(status(carbon.clone()).await, StatusCode::OK);
+    let csrf = s.csrf(&portal).await;
+    let both = format!("{portal}; {carbon}");
+    let r = s.client.post(s.url("/logout")).header(header::COOKIE, &both).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(status(carbon).await, StatusCode::UNAUTHORIZED, "portal logout ends the carbon session");
+    s.running.stop().await;
+}

@@ -52,6 +52,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/carbon/export.csv", get(export_csv))
         .route("/carbon/export.json", get(export_json))
         .route("/carbon/factors", get(factors_page))
+        .route("/carbon/logout", axum::routing::post(logout))
         .route("/carbon/statement.json", get(statement_json))
         .route("/carbon/statement.pdf", get(statement_pdf))
         .route("/verify/{id}", get(verify_page))
@@ -161,7 +162,9 @@ async fn dashboard(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Qu
     let mut body = format!(
         r#"<p>歡迎，{name}（公司統編 {tax}）。</p>{years}
 <p>排放總量 <span class="kpi">{t}</span> 公噸CO2e（{k} kgCO2e）{prov}</p>
-<p>已採用 {acc} 筆 · <a href="/carbon/review">待人工確認 {rev} 筆</a> · 重複單據 {dup} 筆 · <a href="/carbon/batches">失敗檔案 {failed} 個</a></p>"#,
+<p>已採用 {acc} 筆 · <a href="/carbon/review">待人工確認 {rev} 筆</a> · 重複單據 {dup} 筆 · <a href="/carbon/batches">失敗檔案 {failed} 個</a></p>
+<form method="post" action="/carbon/logout"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">登出碳星雲</button></form>"#,
+        csrf = esc(&csrf_token(&headers)),
         name = esc(&who.name),
         tax = esc(who.tax_id.as_str()),
         years = year_links(year, "/carbon"),
@@ -842,4 +845,14 @@ async fn verify_page(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): 
         digest = esc(public["inventory_sha256"].as_str().unwrap_or_default()),
     );
     Ok(html(StatusCode::OK, "碳排放查核參考憑證查驗", &body))
+}
+
+/// Ends the carbon session (the portal session stays) and clears its cookie.
+async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(raw): Form) -> Result<Response, AppError> {
+    session(&app, &headers).await?;
+    check_csrf(&headers, raw.first("csrf"))?;
+    sso::end_carbon_session(&app, &headers).await?;
+    let mut resp = Redirect::to("/portal").into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, portal::cookie_header(&app, sso::CARBON_COOKIE, "", 0));
+    Ok(resp)
 }

@@ -23,8 +23,8 @@ use ecosphere::services::sso::{Refusal, SsoClaims};
 use ecosphere::web::{esc, html, Form};
 use ecosphere::App;
 
-pub const CARBON_COOKIE: &str = "ecosphere_carbon";
-const CARBON_SESSION: &str = "carbon-session";
+pub use ecosphere::services::sso::CARBON_COOKIE;
+use ecosphere::services::sso::CARBON_SESSION_KIND as CARBON_SESSION;
 const CARBON_SESSION_HOURS: i64 = 8;
 
 pub fn router(app: Arc<App>) -> Router {
@@ -126,4 +126,12 @@ pub async fn carbon_session(app: &App, headers: &HeaderMap) -> Result<SsoClaims,
         return Err(AppError::Unauthorized("您的碳星雲登入權限已被移除或帳號已停用，請洽貴公司的管理員。".into()));
     }
     Ok(claims)
+}
+
+/// Ends the carbon session of this request, if any (carbon logout, portal logout).
+pub async fn end_carbon_session(app: &App, headers: &HeaderMap) -> Result<(), AppError> {
+    if let Some(sid) = portal::cookie_value(headers, CARBON_COOKIE) {
+        app.tokens.take(CARBON_SESSION, &secret_key(&sid), app.clock.now()).await?;
+    }
+    Ok(())
 }

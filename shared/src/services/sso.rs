@@ -20,6 +20,10 @@ pub const ISSUER_PATH: &str = "/portal";
 pub const AUDIENCE: &str = "ecosphere-carbon-platform";
 pub const TOKEN_SECONDS: i64 = 60;
 pub const TRIAL_MONTHS: u32 = 6;
+/// The carbon platform's session cookie, and the token kind its sessions are stored under
+/// (shared: the portal's logout ends the carbon session too).
+pub const CARBON_COOKIE: &str = "ecosphere_carbon";
+pub const CARBON_SESSION_KIND: &str = "carbon-session";
 
 /// One signing key: its id and 32-byte Ed25519 seed.
 #[derive(Clone)]
