@@ -148,8 +148,16 @@ pub async fn start_with_clock(mut config: Config, clock: Arc<dyn ecosphere::port
         let consumer = object_consumer(&app);
         let max_attempts = app.config.feed.max_attempts;
         let mut stop = rx.clone();
+        let redrive_every = app.config.feed.redrive_interval;
         tasks.spawn(async move {
+            let mut last_redrive = tokio::time::Instant::now();
             loop {
+                if let (Some(c), true) = (&consumer, last_redrive.elapsed() >= redrive_every) {
+                    last_redrive = tokio::time::Instant::now();
+                    if let Err(e) = watcher.redrive(c.as_ref(), max_attempts).await {
+                        tracing::error!(error = %e, "drop event redrive failed");
+                    }
+                }
                 if let Err(e) = watcher.scan().await {
                     tracing::error!(error = %e, "drop folder scan failed");
                 }

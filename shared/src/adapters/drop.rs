@@ -205,12 +205,25 @@ impl DropWatcher {
     /// Delivers queued events to `consumer`, oldest first; a failure is kept for the
     /// next call (at most `max_attempts` deliveries per event).
     pub async fn deliver(&self, consumer: &dyn ObjectConsumer, max_attempts: u32) -> AppResult<usize> {
+        self.deliver_where(consumer, "attempts < ?1", max_attempts).await
+    }
+
+    /// Delivers again the events whose quick retries ran out (`attempts ≥ max_attempts`):
+    /// called by the sweeper every minute, so a file whose claim was held by a crashed
+    /// process is taken over once the claim's lease has ended. The consumer ends every
+    /// file in a final state (done, needs review, failed with a reason); only retryable
+    /// errors keep an event here.
+    pub async fn redrive(&self, consumer: &dyn ObjectConsumer, max_attempts: u32) -> AppResult<usize> {
+        self.deliver_where(consumer, "attempts >= ?1", max_attempts).await
+    }
+
+    async fn deliver_where(&self, consumer: &dyn ObjectConsumer, cond: &'static str, max_attempts: u32) -> AppResult<usize> {
         let max = i64::from(max_attempts);
         let queued: Vec<(i64, String)> = self
             .db
             .call(move |conn| {
                 let mut stmt = conn
-                    .prepare("SELECT id, event FROM drop_events WHERE delivered_at IS NULL AND attempts < ?1 ORDER BY id LIMIT 100")
+                    .prepare(&format!("SELECT id, event FROM drop_events WHERE delivered_at IS NULL AND {cond} ORDER BY id LIMIT 100"))
                     .map_err(db_err)?;
                 let rows = stmt.query_map([max], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
                 rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
@@ -344,5 +357,29 @@ mod tests {
         assert_eq!(w.deliver(&c, 3).await.unwrap(), 1);
         assert!(w.queued().await.unwrap().is_empty());
         assert_eq!(w.deliver(&c, 3).await.unwrap(), 0, "delivered once only");
+
+        // Retries that run out (a claim held by a crashed process answers "in progress"
+        // until its lease ends) are not the end: the sweeper's redrive delivers it later.
+        std::fs::write(drop.join("22099131/batch-1/bill 2.pdf"), b"%PDF-1.4 two").unwrap();
+        w.scan().await.unwrap();
+        w.scan().await.unwrap();
+        let busy = Failing(std::sync::atomic::AtomicU32::new(0));
+        struct Busy;
+        #[async_trait]
+        impl ObjectConsumer for Busy {
+            async fn handle(&self, _: S3Event) -> Result<(), AppError> {
+                Err(AppError::Unavailable("claimed by another worker".into()))
+            }
+        }
+        for _ in 0..3 {
+            assert_eq!(w.deliver(&Busy, 3).await.unwrap(), 0);
+        }
+        assert_eq!(w.deliver(&Busy, 3).await.unwrap(), 0, "quick retries used up");
+        assert_eq!(w.queued().await.unwrap().len(), 1, "still waiting, not lost");
+        assert_eq!(w.redrive(&Busy, 3).await.unwrap(), 0);
+        busy.0.store(1, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(w.redrive(&busy, 3).await.unwrap(), 1, "the lease ended: taken over");
+        assert!(w.queued().await.unwrap().is_empty());
+        assert_eq!(w.redrive(&busy, 3).await.unwrap(), 0, "once");
     }
 }
