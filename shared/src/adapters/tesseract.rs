@@ -184,9 +184,7 @@ impl TextExtractor for TesseractTextExtractor {
         let this = self.clone();
         let bytes = doc.bytes.to_vec();
         let file_type = doc.file_type;
-        tokio::task::spawn_blocking(move || this.extract_blocking(&bytes, file_type))
-            .await
-            .map_err(|_| ExtractError::Retryable("文字辨識工作中斷，請稍後再試".into()))?
+        bounded(move || this.extract_blocking(&bytes, file_type)).await
     }
 }
 
@@ -228,9 +226,38 @@ impl TextExtractor for NoOcrTextExtractor {
     async fn extract(&self, doc: &DocumentInput<'_>) -> Result<ExtractedDocument, ExtractError> {
         let bytes = doc.bytes.to_vec();
         let file_type = doc.file_type;
-        tokio::task::spawn_blocking(move || Self::extract_blocking(&bytes, file_type))
-            .await
-            .map_err(|_| ExtractError::Retryable("文字讀取工作中斷，請稍後再試".into()))?
+        bounded(move || Self::extract_blocking(&bytes, file_type)).await
+    }
+}
+
+/// How long reading one file may take (50 pages of OCR at ~1.5 s fit well inside).
+pub const EXTRACT_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Runs the reading of one untrusted file on the blocking pool, off the server's
+/// workers, with a time limit; a panic or an overrun fails that file with a reason (never
+/// a retry that would panic again), and the server and the other files go on.
+async fn bounded<F>(f: F) -> Result<ExtractedDocument, ExtractError>
+where
+    F: FnOnce() -> Result<ExtractedDocument, ExtractError> + Send + 'static,
+{
+    bounded_for(EXTRACT_TIME_LIMIT, f).await
+}
+
+async fn bounded_for<F>(limit: std::time::Duration, f: F) -> Result<ExtractedDocument, ExtractError>
+where
+    F: FnOnce() -> Result<ExtractedDocument, ExtractError> + Send + 'static,
+{
+    match tokio::time::timeout(limit, tokio::task::spawn_blocking(f)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) if join.is_panic() => {
+            tracing::error!("reading a file panicked; the file is failed");
+            Err(ExtractError::Unreadable("檔案內容異常，無法讀取（可能已損毀），請重新掃描或另存後再上傳".into()))
+        }
+        Ok(Err(_)) => Err(ExtractError::Retryable("文字讀取工作中斷，請稍後再試".into())),
+        Err(_) => {
+            tracing::error!(limit_s = limit.as_secs(), "reading a file took too long; the file is failed");
+            Err(ExtractError::Unreadable(format!("檔案處理逾時（超過 {} 秒），請分成較小的檔案後再上傳", limit.as_secs())))
+        }
     }
 }
 
@@ -397,6 +424,18 @@ impl Drop for WorkDir {
 mod tests {
     use super::*;
     use crate::ingest::pdf::testpdf;
+
+    #[tokio::test]
+    async fn a_panic_or_an_overrun_fails_the_file_not_the_server() {
+        let panicked = bounded_for(std::time::Duration::from_secs(5), || panic!("hostile file")).await;
+        assert!(matches!(panicked, Err(ExtractError::Unreadable(ref r)) if r.contains("內容異常")), "{panicked:?}");
+        let slow = bounded_for(std::time::Duration::from_millis(50), || {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            Ok(ExtractedDocument { method: crate::domain::ExtractionMethod::PdfText, pages: vec![] })
+        })
+        .await;
+        assert!(matches!(slow, Err(ExtractError::Unreadable(ref r)) if r.contains("逾時")), "{slow:?}");
+    }
     use crate::ports::BlobKey;
 
     const TSV: &str = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext
