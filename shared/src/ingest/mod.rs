@@ -4,3 +4,4 @@
 pub mod parse;
 pub mod pdf;
 pub mod sniff;
+mod fuzz;
