@@ -470,3 +470,86 @@ async fn the_pipeline_runs_on_the_aws_emulator_from_s3_event_to_stream_to_lines(
     assert_eq!(doc["emissions"].as_array().unwrap().len(), 9);
     assert_eq!(doc["review"].as_array().unwrap().len(), 1);
 }
+
+/// A minimal PDF from numbered objects (object 1 the catalog), with a correct xref.
+fn pdf_of(objects: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
+    out
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Issue 13: hostile files in a batch with a good one — a page tree whose /Parent loops
+/// (it used to overflow the stack and abort the server), a decompression bomb (200 MiB
+/// from ~200 KB) and a name too long to store. The server stays up, memory stays low, the
+/// good file is done and each bad one failed with a reason.
+#[tokio::test]
+async fn hostile_files_fail_alone_and_the_server_stays_up() {
+    use std::io::Write;
+    let s = Sys::new().await;
+    let cookie = carbon_user(&s).await;
+    let page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_vec();
+    let looping = pdf_of(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 /Parent 4 0 R >>".to_vec(),
+        page.clone(),
+        b"<< /Type /Pages /Kids [2 0 R] /Count 1 /Parent 2 0 R >>".to_vec(),
+    ]);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..200 {
+        z.write_all(&[b' '; 1024 * 1024]).unwrap();
+    }
+    let deflated = z.finish().unwrap();
+    let mut stream = format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", deflated.len()).into_bytes();
+    stream.extend_from_slice(&deflated);
+    stream.extend_from_slice(b"\nendstream");
+    let bomb = pdf_of(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_vec(),
+        stream,
+    ]);
+    let before = peak_rss_mib();
+    drop_file(&s, "hostile", "loop.pdf", &looping);
+    drop_file(&s, "hostile", "bomb.pdf", &bomb);
+    let long_dir = s.dir.path().join("drop").join(TAX).join("hostile");
+    std::fs::create_dir_all(&long_dir).unwrap();
+    std::fs::write(long_dir.join(format!("{}.png", "電".repeat(82))), b"\x89PNG\r\n\x1a\n").unwrap();
+    drop_file(&s, "hostile", "power.csv", "類別,數量,單位,起日,迄日,電號或水號,金額\n電力,1000,kWh,2025-03-01,2025-03-31,07-12-3456-78-9,3800\n".as_bytes());
+    let batch = wait_batch(&s, &cookie, "hostile", 3).await;
+    let files = batch["files"].as_array().unwrap();
+    let file = |n: &str| files.iter().find(|f| f["name"] == n).unwrap_or_else(|| panic!("{n} in {batch}")).clone();
+    assert_eq!(file("power.csv")["status"], "done", "{batch}");
+    assert_eq!(file("loop.pdf")["status"], "failed");
+    assert!(file("loop.pdf")["reason"].as_str().unwrap().contains("頁面結構損毀"), "{batch}");
+    assert_eq!(file("bomb.pdf")["status"], "failed");
+    assert!(file("bomb.pdf")["reason"].as_str().unwrap().contains("解壓縮後過大"), "{batch}");
+    // The long name never reached the store; it waits in drop-rejected with its reason.
+    let rejected = s.dir.path().join("drop-rejected").join(TAX).join("hostile");
+    let reasons: Vec<String> = std::fs::read_dir(&rejected).unwrap().flatten().filter(|e| e.path().to_string_lossy().ends_with(".reason.txt")).map(|e| std::fs::read_to_string(e.path()).unwrap()).collect();
+    assert!(reasons.iter().any(|r| r.contains("過長")), "{reasons:?}");
+    // Still serving, and the process never came near the bomb's size.
+    assert_eq!(s.client.get(s.url("/apply")).send().await.unwrap().status(), StatusCode::OK);
+    let peak = peak_rss_mib();
+    eprintln!("peak RSS: {before:.0} MiB before the batch, {peak:.0} MiB after");
+    assert!(peak < 512.0, "peak RSS {peak:.0} MiB");
+}
