@@ -89,7 +89,8 @@ pub async fn start_with_clock(mut config: Config, clock: Arc<dyn ecosphere::port
     let mut tasks = tokio::task::JoinSet::new();
 
     let mut stop = rx.clone();
-    let server = axum::serve(listener, router(app.clone())).with_graceful_shutdown(async move {
+    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         let _ = stop.wait_for(|s| *s).await;
     });
     tasks.spawn(async move {

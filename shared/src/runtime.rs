@@ -37,7 +37,7 @@ pub async fn serve_http(router: Router, addr: std::net::SocketAddr) -> Result<()
     } else {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         tracing::info!(addr = %listener.local_addr()?, "listening");
-        axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await?;
         Ok(())
     }
 }

@@ -34,6 +34,21 @@ pub async fn same_origin(
     next.run(req).await
 }
 
+/// Who is asking, for per-client limits: the source IP API Gateway saw (on Lambda), or the
+/// peer address of the connection (local server). Never a client-supplied header.
+pub fn client_key(extensions: &axum::http::Extensions) -> String {
+    use lambda_http::request::RequestContext;
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = extensions.get::<RequestContext>() {
+        if let Some(ip) = ctx.http.source_ip.as_deref() {
+            return ip.to_string();
+        }
+    }
+    if let Some(axum::extract::ConnectInfo(addr)) = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
+        return addr.ip().to_string();
+    }
+    "unknown".to_string()
+}
+
 /// Largest form body accepted.
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 

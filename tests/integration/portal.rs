@@ -239,3 +239,19 @@ async fn a_newer_sign_in_link_revokes_the_older_ones() {
     assert_eq!(s.client.post(s.url(&new)).send().await.unwrap().status(), StatusCode::SEE_OTHER);
     s.running.stop().await;
 }
+
+/// Issue 13: /login is limited per client too (a script trying many addresses from one
+/// source), not only per address.
+#[tokio::test]
+async fn sign_in_requests_are_limited_per_client() {
+    let s = Sys::new().await;
+    let limit = ecosphere::services::portal::LOGIN_REQUESTS_PER_CLIENT;
+    for i in 0..limit {
+        let r = s.client.post(s.url("/login")).form(&[("email", format!("user{i}@example-firm.com.tw"))]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "request {i}");
+    }
+    let r = s.client.post(s.url("/login")).form(&[("email", "one-more@example-firm.com.tw")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().contains("過於頻繁"));
+    s.running.stop().await;
+}

@@ -84,8 +84,9 @@ async fn login_page() -> Response {
     )
 }
 
-async fn request_link(State(app): State<Arc<App>>, headers: HeaderMap, Form(raw): Form) -> Result<Response, AppError> {
-    app.portal.request_login(raw.first("email").unwrap_or_default()).await?;
+async fn request_link(State(app): State<Arc<App>>, ext: axum::http::Extensions, headers: HeaderMap, Form(raw): Form) -> Result<Response, AppError> {
+    let client = ecosphere::web::client_key(&ext);
+    app.portal.request_login_from(raw.first("email").unwrap_or_default(), Some(&client)).await?;
     let msg = "若此 Email 是已通過審核公司的成員，您將在幾分鐘內收到登入連結（15 分鐘內有效）。";
     if wants_json(&headers) {
         return Ok((StatusCode::ACCEPTED, Json(json!({ "message": msg }))).into_response());

@@ -16,6 +16,9 @@ use crate::web::esc;
 pub const LOGIN_LINK_MINUTES: i64 = 15;
 /// Sign-in link requests per e-mail within `LOGIN_LINK_MINUTES` (known or not).
 pub const LOGIN_REQUESTS_PER_WINDOW: u32 = 5;
+/// Sign-in link requests per client (source IP) within `LOGIN_LINK_MINUTES`, whatever the
+/// addresses: an office behind one address signs in a few people, a script tries many.
+pub const LOGIN_REQUESTS_PER_CLIENT: u32 = 20;
 pub const SESSION_HOURS: i64 = 8;
 const LOGIN: &str = "login";
 const SESSION: &str = "session";
@@ -84,8 +87,16 @@ impl PortalService {
     /// Sends sign-in links to an e-mail's memberships. Whether or not the e-mail is
     /// known, the caller answers the same; only a malformed address is an error.
     pub async fn request_login(&self, raw_email: &str) -> AppResult<()> {
+        self.request_login_from(raw_email, None).await
+    }
+
+    /// `request_login`, also limited per client (`client`: its source address).
+    pub async fn request_login_from(&self, raw_email: &str, client: Option<&str>) -> AppResult<()> {
         let email = EmailAddress::parse(raw_email)
             .map_err(|e| AppError::Validation(FieldErrors::single("email", e.to_string())))?;
+        if let Some(client) = client {
+            self.limit("login-client", &secret_key(client), LOGIN_REQUESTS_PER_CLIENT).await?;
+        }
         self.rate_limit(&email).await?;
         let memberships = self.members.find_by_email(&email).await?;
         if memberships.is_empty() {
@@ -139,10 +150,15 @@ impl PortalService {
     /// expiring slots in the token store (one conditional insert each), the same for
     /// known and unknown addresses.
     async fn rate_limit(&self, email: &EmailAddress) -> AppResult<()> {
+        self.limit("login-rate", &secret_key(&email.as_str().to_lowercase()), LOGIN_REQUESTS_PER_WINDOW).await
+    }
+
+    /// At most `slots` requests of `who` per window, as expiring slots (one conditional
+    /// insert each).
+    async fn limit(&self, kind: &str, who: &str, slots: u32) -> AppResult<()> {
         let now = self.clock.now();
-        let who = secret_key(&email.as_str().to_lowercase());
-        for slot in 0..LOGIN_REQUESTS_PER_WINDOW {
-            match self.tokens.insert("login-rate", &format!("{who}:{slot}"), "", now, now + Duration::minutes(LOGIN_LINK_MINUTES)).await {
+        for slot in 0..slots {
+            match self.tokens.insert(kind, &format!("{who}:{slot}"), "", now, now + Duration::minutes(LOGIN_LINK_MINUTES)).await {
                 Ok(()) => return Ok(()),
                 Err(AppError::Conflict(_)) => continue,
                 Err(e) => return Err(e),
