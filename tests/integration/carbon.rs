@@ -535,7 +535,7 @@ async fn hostile_files_fail_alone_and_the_server_stays_up() {
     std::fs::create_dir_all(&long_dir).unwrap();
     std::fs::write(long_dir.join(format!("{}.png", "電".repeat(82))), b"\x89PNG\r\n\x1a\n").unwrap();
     drop_file(&s, "hostile", "power.csv", "類別,數量,單位,起日,迄日,電號或水號,金額\n電力,1000,kWh,2025-03-01,2025-03-31,07-12-3456-78-9,3800\n".as_bytes());
-    let batch = wait_batch(&s, &cookie, "hostile", 3).await;
+    let batch = wait_batch(&s, &cookie, "hostile", 4).await;
     let files = batch["files"].as_array().unwrap();
     let file = |n: &str| files.iter().find(|f| f["name"] == n).unwrap_or_else(|| panic!("{n} in {batch}")).clone();
     assert_eq!(file("power.csv")["status"], "done", "{batch}");
@@ -547,6 +547,10 @@ async fn hostile_files_fail_alone_and_the_server_stays_up() {
     let rejected = s.dir.path().join("drop-rejected").join(TAX).join("hostile");
     let reasons: Vec<String> = std::fs::read_dir(&rejected).unwrap().flatten().filter(|e| e.path().to_string_lossy().ends_with(".reason.txt")).map(|e| std::fs::read_to_string(e.path()).unwrap()).collect();
     assert!(reasons.iter().any(|r| r.contains("過長")), "{reasons:?}");
+    // ...and it shows on the batch page, failed with its reason.
+    let long = files.iter().find(|f| f["name"].as_str().unwrap().starts_with("電電電")).unwrap_or_else(|| panic!("long name on the batch page: {batch}"));
+    assert_eq!(long["status"], "failed");
+    assert!(long["reason"].as_str().unwrap().contains("過長"), "{long}");
     // Still serving, and the process never came near the bomb's size.
     assert_eq!(s.client.get(s.url("/apply")).send().await.unwrap().status(), StatusCode::OK);
     let peak = peak_rss_mib();

@@ -267,9 +267,50 @@ fn pct(v: f64, total: f64) -> String {
     }
 }
 
+/// Files the local drop watcher refused before they were stored (a bad name, too large),
+/// from `drop-rejected/{統一編號}/{批次}/…reason.txt`, as failed files of their batch.
+fn rejected_drops(app: &App, tax: &TaxId) -> Vec<ecosphere::domain::inventory::FileRecord> {
+    let Some(local) = &app.local else { return Vec::new() };
+    let root = local.data_dir.join("drop-rejected").join(tax.as_str());
+    let mut out = Vec::new();
+    for batch in std::fs::read_dir(&root).into_iter().flatten().flatten().filter(|e| e.path().is_dir()) {
+        let batch_id = batch.file_name().to_string_lossy().to_string();
+        for note in std::fs::read_dir(batch.path()).into_iter().flatten().flatten() {
+            let path = note.path();
+            let file_name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let Some(stored) = file_name.strip_suffix(".reason.txt") else { continue };
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let reason = text.lines().next().unwrap_or("檔案被拒收").to_string();
+            let name = text.lines().find_map(|l| l.strip_prefix("原檔名：")).unwrap_or(stored).to_string();
+            let at = note.metadata().ok().and_then(|m| m.modified().ok()).map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339()).unwrap_or_default();
+            out.push(ecosphere::domain::inventory::FileRecord {
+                tax_id: tax.to_string(),
+                batch_id: batch_id.clone(),
+                key: format!("drop/{tax}/{batch_id}/{name}"),
+                blob_key: String::new(),
+                name,
+                version: String::new(),
+                size: 0,
+                status: FileStatus::Failed,
+                file_type: None,
+                method: None,
+                reason: Some(format!("未收件：{reason}")),
+                activities: 0,
+                needs_review: 0,
+                duplicates: 0,
+                received_at: at.clone(),
+                updated_at: at,
+            });
+        }
+    }
+    out
+}
+
 async fn batches(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, AppError> {
     let who = session(&app, &headers).await?;
-    let files = app.activities.list_files(&who.tax_id).await?;
+    let mut files = app.activities.list_files(&who.tax_id).await?;
+    files.extend(rejected_drops(&app, &who.tax_id));
+    files.sort_by(|a, b| a.batch_id.cmp(&b.batch_id));
     if wants_json(&headers) {
         let mut by_batch: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
         for f in &files {
