@@ -77,7 +77,7 @@ code { word-break: break-all; }
 </style>"#;
 
 fn nav() -> &'static str {
-    r#"<nav class="carbon"><a href="/carbon">總覽</a><a href="/carbon/batches">上傳批次</a><a href="/carbon/review">待確認</a><a href="/carbon/inventory">盤查清冊</a><a href="/carbon/report">碳管理報告</a><a href="/carbon/factors">排放係數</a></nav>"#
+    r#"<nav class="carbon"><a href="/carbon">總覽</a><a href="/carbon/batches">上傳批次</a><a href="/carbon/review">待確認</a><a href="/carbon/inventory">盤查清冊</a><a href="/carbon/report">碳管理報告</a><a href="/carbon/statement.pdf">碳排放查核參考憑證</a><a href="/carbon/factors">排放係數</a></nav>"#
 }
 
 fn carbon_html(title: &str, body: &str) -> Response {
