@@ -141,7 +141,7 @@ pub async fn start_with_clock(mut config: Config, clock: Arc<dyn ecosphere::port
 
         let watcher = DropWatcher::new(
             local.drop_dir.clone(),
-            local.data_dir.join("drop-rejected"),
+            local.rejected_dir.clone(),
             app.blobs.clone(),
             local.db.clone(),
             app.clock.clone(),

@@ -31,6 +31,8 @@ pub struct LocalParts {
     pub database: PathBuf,
     pub outbox_dir: PathBuf,
     pub drop_dir: PathBuf,
+    /// Where the drop watcher moves files it refuses, each with a `.reason.txt`.
+    pub rejected_dir: PathBuf,
     pub blobs_dir: PathBuf,
 }
 
@@ -42,6 +44,7 @@ impl LocalParts {
             db,
             outbox_dir: data_dir.join("outbox"),
             drop_dir: data_dir.join("drop"),
+            rejected_dir: data_dir.join("drop-rejected"),
             blobs_dir: data_dir.join("blobs"),
             database,
             data_dir,

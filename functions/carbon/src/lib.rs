@@ -268,10 +268,10 @@ fn pct(v: f64, total: f64) -> String {
 }
 
 /// Files the local drop watcher refused before they were stored (a bad name, too large),
-/// from `drop-rejected/{統一編號}/{批次}/…reason.txt`, as failed files of their batch.
+/// from `{rejected_dir}/{統一編號}/{批次}/…reason.txt`, as failed files of their batch.
 fn rejected_drops(app: &App, tax: &TaxId) -> Vec<ecosphere::domain::inventory::FileRecord> {
     let Some(local) = &app.local else { return Vec::new() };
-    let root = local.data_dir.join("drop-rejected").join(tax.as_str());
+    let root = local.rejected_dir.join(tax.as_str());
     let mut out = Vec::new();
     for batch in std::fs::read_dir(&root).into_iter().flatten().flatten().filter(|e| e.path().is_dir()) {
         let batch_id = batch.file_name().to_string_lossy().to_string();
@@ -627,14 +627,7 @@ async fn inventory_page(State(app): State<Arc<App>>, headers: HeaderMap, Query(q
 async fn report_inputs(app: &App, who: &SsoClaims, q: &YearQuery) -> Result<ecosphere::report::ReportModel, AppError> {
     let year = pick_year(app, &who.tax_id, q).await?;
     let s = company_summary(app, &who.tax_id, year).await?;
-    let company = app
-        .applications
-        .list_for_company(&who.tax_id)
-        .await?
-        .into_iter()
-        .find(|a| a.status == ecosphere::domain::ApplicationStatus::Approved)
-        .map(|a| a.form.company_name.to_string())
-        .unwrap_or_else(|| who.tax_id.to_string());
+    let company = company_name(app, &who.tax_id).await?;
     Ok(report_model::build(&s, &company, app.calculate.library(), app.clock.now()))
 }
 

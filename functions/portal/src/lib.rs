@@ -122,7 +122,7 @@ async fn sign_out(State(app): State<Arc<App>>, headers: HeaderMap, Form(raw): Fo
     app.portal.sign_out(&sid).await?;
     // Logging out of the portal ends the carbon platform session of this browser too.
     if let Some(carbon) = cookie_value(&headers, ecosphere::services::sso::CARBON_COOKIE) {
-        app.tokens.take(ecosphere::services::sso::CARBON_SESSION_KIND, &ecosphere::services::portal::secret_key(&carbon), app.clock.now()).await?;
+        ecosphere::services::sso::end_carbon_session(app.tokens.as_ref(), &carbon, app.clock.now()).await?;
     }
     let mut resp = Redirect::to("/login").into_response();
     resp.headers_mut().insert(header::SET_COOKIE, session_cookie(&app, "", 0));

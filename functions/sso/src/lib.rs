@@ -121,7 +121,7 @@ pub async fn carbon_session(app: &App, headers: &HeaderMap) -> Result<SsoClaims,
         None => None,
     };
     if !member.is_some_and(|m| m.profile.carbon_login) {
-        let _ = app.tokens.take(CARBON_SESSION, &secret_key(&sid), app.clock.now()).await;
+        let _ = ecosphere::services::sso::end_carbon_session(app.tokens.as_ref(), &sid, app.clock.now()).await;
         tracing::info!(member.id = %claims.sub, "carbon session ended: member removed or carbon login revoked");
         return Err(AppError::Unauthorized("您的碳星雲登入權限已被移除或帳號已停用，請洽貴公司的管理員。".into()));
     }
@@ -131,7 +131,7 @@ pub async fn carbon_session(app: &App, headers: &HeaderMap) -> Result<SsoClaims,
 /// Ends the carbon session of this request, if any (carbon logout, portal logout).
 pub async fn end_carbon_session(app: &App, headers: &HeaderMap) -> Result<(), AppError> {
     if let Some(sid) = portal::cookie_value(headers, CARBON_COOKIE) {
-        app.tokens.take(CARBON_SESSION, &secret_key(&sid), app.clock.now()).await?;
+        ecosphere::services::sso::end_carbon_session(app.tokens.as_ref(), &sid, app.clock.now()).await?;
     }
     Ok(())
 }

@@ -25,6 +25,13 @@ pub const TRIAL_MONTHS: u32 = 6;
 pub const CARBON_COOKIE: &str = "ecosphere_carbon";
 pub const CARBON_SESSION_KIND: &str = "carbon-session";
 
+/// Ends the carbon session whose cookie value is `sid` (carbon logout, portal logout,
+/// revoked member).
+pub async fn end_carbon_session(tokens: &dyn TokenStore, sid: &str, now: DateTime<Utc>) -> AppResult<()> {
+    tokens.take(CARBON_SESSION_KIND, &crate::services::portal::secret_key(sid), now).await?;
+    Ok(())
+}
+
 /// One signing key: its id and 32-byte Ed25519 seed.
 #[derive(Clone)]
 pub struct SsoKey {

@@ -80,8 +80,10 @@ pub struct Inputs<'a> {
     pub verify_url: String,
 }
 
-fn r2(v: f64) -> f64 {
-    let r = (v * 100.0).round() / 100.0;
+/// `v` rounded to `places` decimals, never a negative zero.
+fn round(v: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    let r = (v * f).round() / f;
     if r == 0.0 {
         0.0
     } else {
@@ -89,13 +91,12 @@ fn r2(v: f64) -> f64 {
     }
 }
 
+fn r2(v: f64) -> f64 {
+    round(v, 2)
+}
+
 fn r3(v: f64) -> f64 {
-    let r = (v * 1000.0).round() / 1000.0;
-    if r == 0.0 {
-        0.0
-    } else {
-        r
-    }
+    round(v, 3)
 }
 
 /// PCAF data-quality score (1 best … 5 worst) of one emission line, and why.
@@ -120,14 +121,30 @@ pub fn pcaf_score(line: &EmissionRecord, method: Option<ExtractionMethod>) -> (u
     }
 }
 
-/// The statement document (without its signature): a JSON object with stable member names.
-pub fn build(i: &Inputs) -> Value {
-    let by_activity: BTreeMap<&str, &Activity> = i.activities.iter().map(|a| (a.id.as_str(), a)).collect();
+/// The figures a statement vouches for (what `inventory_sha256` covers): totals by scope
+/// and category, one line per activity and scope/category, and the exclusions.
+pub struct Figures {
+    pub value: Value,
+    /// PCAF score weighted by emissions (None for an empty year).
+    pub pcaf: Option<f64>,
+    /// The activities counted in the lines.
+    pub counted: BTreeSet<String>,
+}
+
+impl Figures {
+    pub fn digest(&self) -> String {
+        inventory_digest(&self.value)
+    }
+}
+
+/// The figures of a firm-year from its emission lines and activities.
+pub fn figures(lines: &[EmissionRecord], activities: &[Activity]) -> Figures {
+    let by_activity: BTreeMap<&str, &Activity> = activities.iter().map(|a| (a.id.as_str(), a)).collect();
     // Lines, aggregated per activity and scope/category (a bill split over months is one line).
-    let mut agg: BTreeMap<(u8, u8, String), (f64, f64, BTreeSet<String>, &EmissionRecord, f64)> = BTreeMap::new();
+    let mut agg: BTreeMap<(u8, u8, String), (f64, f64, BTreeSet<String>, &EmissionRecord)> = BTreeMap::new();
     let mut excluded_kg: BTreeMap<String, (f64, String)> = BTreeMap::new();
-    for l in i.lines {
-        let e = agg.entry((l.scope, l.category, l.activity_id.clone())).or_insert((0.0, 0.0, BTreeSet::new(), l, 0.0));
+    for l in lines {
+        let e = agg.entry((l.scope, l.category, l.activity_id.clone())).or_insert((0.0, 0.0, BTreeSet::new(), l));
         e.0 += l.kg_co2e;
         e.1 += l.quantity;
         e.2.extend(l.factor_refs.iter().cloned());
@@ -135,14 +152,13 @@ pub fn build(i: &Inputs) -> Value {
             let x = excluded_kg.entry(l.activity_id.clone()).or_insert((0.0, l.notes.join(" ")));
             x.0 += l.excluded_kg_co2e;
         }
-        e.4 += l.excluded_kg_co2e;
     }
     let mut total = 0.0;
     let mut by_scope: BTreeMap<u8, f64> = (1..=3).map(|s| (s, 0.0)).collect();
     let mut by_category: BTreeMap<u8, f64> = (1..=6).map(|c| (c, 0.0)).collect();
     let mut weighted = 0.0;
     let mut lines = Vec::new();
-    for ((scope, category, activity_id), (kg, qty, refs, first, _)) in &agg {
+    for ((scope, category, activity_id), (kg, qty, refs, first)) in &agg {
         let a = by_activity.get(activity_id.as_str());
         let (score, why) = pcaf_score(first, a.map(|a| a.method));
         total += kg;
@@ -163,11 +179,39 @@ pub fn build(i: &Inputs) -> Value {
             "pcaf_basis": why,
         }));
     }
+    // Excluded: refrigerants outside the inventory, duplicates and pages a person excluded.
+    let mut excluded = Vec::new();
+    for (activity_id, (kg, why)) in &excluded_kg {
+        excluded.push(json!({"activity_id": activity_id, "kg_co2e": r2(*kg), "reason": if why.is_empty() { "不計入總量之排放（另行揭露）".to_string() } else { why.clone() }}));
+    }
+    for a in activities {
+        let reason = match a.status {
+            ActivityStatus::Duplicate => format!("重複單據，已於 {} 計入一次", a.duplicate_of.as_deref().unwrap_or("先前單據")),
+            ActivityStatus::Rejected => "經人工確認非排放活動，予以排除".to_string(),
+            _ => continue,
+        };
+        excluded.push(json!({"activity_id": a.id, "kg_co2e": null, "reason": reason}));
+    }
+    let pcaf = if total > 0.0 { Some(((weighted / total) * 10.0).round() / 10.0) } else { None };
+    let figures = json!({
+        "total_kg_co2e": r2(total),
+        "total_t_co2e": r3(total / 1000.0),
+        "by_scope": by_scope.iter().map(|(s, v)| json!({"scope": s, "kg_co2e": r2(*v)})).collect::<Vec<_>>(),
+        "by_category": by_category.iter().map(|(c, v)| json!({"category": c, "kg_co2e": r2(*v)})).collect::<Vec<_>>(),
+        "lines": lines,
+        "excluded": excluded,
+    });
+    let counted = agg.keys().map(|k| k.2.clone()).collect();
+    Figures { value: figures, pcaf, counted }
+}
+
+/// The statement document (without its signature): a JSON object with stable member names.
+pub fn build(i: &Inputs) -> Value {
+    let Figures { value: figures, pcaf, counted } = self::figures(i.lines, i.activities);
     // Evidence: every counted activity's document, hashed.
-    let counted: BTreeSet<&str> = agg.keys().map(|k| k.2.as_str()).collect();
     let mut evidence = Vec::new();
     let mut docs_used: BTreeSet<&str> = BTreeSet::new();
-    for a in i.activities.iter().filter(|a| counted.contains(a.id.as_str())) {
+    for a in i.activities.iter().filter(|a| counted.contains(&a.id)) {
         let doc = i.documents.get(&a.document);
         docs_used.insert(a.document.as_str());
         evidence.push(json!({
@@ -193,19 +237,6 @@ pub fn build(i: &Inputs) -> Value {
         .into_values()
         .map(|d| json!({"sha256": d.sha256, "type": d.content_type, "size": d.size}))
         .collect();
-    // Excluded: refrigerants outside the inventory, duplicates and pages a person excluded.
-    let mut excluded = Vec::new();
-    for (activity_id, (kg, why)) in &excluded_kg {
-        excluded.push(json!({"activity_id": activity_id, "kg_co2e": r2(*kg), "reason": if why.is_empty() { "不計入總量之排放（另行揭露）".to_string() } else { why.clone() }}));
-    }
-    for a in i.activities {
-        let reason = match a.status {
-            ActivityStatus::Duplicate => format!("重複單據，已於 {} 計入一次", a.duplicate_of.as_deref().unwrap_or("先前單據")),
-            ActivityStatus::Rejected => "經人工確認非排放活動，予以排除".to_string(),
-            _ => continue,
-        };
-        excluded.push(json!({"activity_id": a.id, "kg_co2e": null, "reason": reason}));
-    }
     let mut factors: BTreeSet<String> = BTreeSet::new();
     for l in i.lines {
         factors.extend(l.factor_refs.iter().cloned());
@@ -214,15 +245,6 @@ pub fn build(i: &Inputs) -> Value {
         .into_iter()
         .map(|f| json!({"ref": f, "source": i.factor_sources.get(&f).cloned().unwrap_or_else(|| "—".into())}))
         .collect();
-    let pcaf = if total > 0.0 { Some(((weighted / total) * 10.0).round() / 10.0) } else { None };
-    let figures = json!({
-        "total_kg_co2e": r2(total),
-        "total_t_co2e": r3(total / 1000.0),
-        "by_scope": by_scope.iter().map(|(s, v)| json!({"scope": s, "kg_co2e": r2(*v)})).collect::<Vec<_>>(),
-        "by_category": by_category.iter().map(|(c, v)| json!({"category": c, "kg_co2e": r2(*v)})).collect::<Vec<_>>(),
-        "lines": lines,
-        "excluded": excluded,
-    });
     let digest = inventory_digest(&figures);
     json!({
         "type": STATEMENT_TYPE,
