@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{ApplicationStatus, Member, TaxId};
 use crate::error::{AppError, AppResult};
 use crate::ports::{ApplicationStore, Clock, TokenStore};
+use crate::statement::sign::{new_kid, new_seed, public_key, seed_from_hex};
 
 pub const ISSUER_PATH: &str = "/portal";
 pub const AUDIENCE: &str = "ecosphere-carbon-platform";
@@ -50,25 +51,19 @@ impl SsoKey {
         if kid.is_empty() || hex.len() != 64 {
             return Err("an SSO key is `kid:64-hex-digits`".into());
         }
-        let mut seed = [0u8; 32];
-        for (i, b) in seed.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| "SSO key seed must be hex")?;
-        }
-        Ok(Self::new(kid, seed))
+        Ok(Self::new(kid, seed_from_hex(hex).ok_or("SSO key seed must be hex")?))
     }
 
     pub fn encode(&self) -> String {
-        format!("{}:{}", self.kid, self.seed.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        format!("{}:{}", self.kid, crate::statement::hex(&self.seed))
     }
 
     pub fn generate() -> AppResult<Self> {
-        let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).map_err(AppError::internal)?;
-        Ok(Self::new(format!("k{}", &uuid::Uuid::new_v4().simple().to_string()[..12]), seed))
+        Ok(Self::new(new_kid("k"), new_seed()?))
     }
 
     fn public(&self) -> [u8; 32] {
-        ed25519_dalek::SigningKey::from_bytes(&self.seed).verifying_key().to_bytes()
+        public_key(&self.seed)
     }
 
     fn encoding_key(&self) -> EncodingKey {

@@ -56,15 +56,11 @@ impl StatementKey {
         if parts.next().is_some() {
             return Err(bad());
         }
-        let mut seed = [0u8; 32];
-        for (i, b) in seed.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-        }
-        Ok(Self::new(kid, seed, not_after))
+        Ok(Self::new(kid, seed_from_hex(hex).ok_or_else(bad)?, not_after))
     }
 
     pub fn encode(&self) -> String {
-        let hex: String = self.seed.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::statement::hex(&self.seed);
         match self.not_after {
             Some(d) => format!("{}:{hex}:{}", self.kid, d.format("%Y-%m-%d")),
             None => format!("{}:{hex}", self.kid),
@@ -72,13 +68,11 @@ impl StatementKey {
     }
 
     pub fn generate() -> AppResult<Self> {
-        let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).map_err(AppError::internal)?;
-        Ok(Self::new(format!("st{}", &uuid::Uuid::new_v4().simple().to_string()[..12]), seed, None))
+        Ok(Self::new(new_kid("st"), new_seed()?, None))
     }
 
     fn public(&self) -> [u8; 32] {
-        SigningKey::from_bytes(&self.seed).verifying_key().to_bytes()
+        public_key(&self.seed)
     }
 
     /// The public JWK (RFC 8037).
@@ -96,6 +90,33 @@ impl StatementKey {
     pub fn can_sign_at(&self, at: DateTime<Utc>) -> bool {
         self.not_after.is_none_or(|d| at <= d)
     }
+}
+
+/// The 32-byte Ed25519 seed written as 64 hex digits (SSO and statement keys alike).
+pub fn seed_from_hex(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut seed = [0u8; 32];
+    for (i, b) in seed.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(seed)
+}
+
+pub fn new_seed() -> AppResult<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).map_err(AppError::internal)?;
+    Ok(seed)
+}
+
+/// A fresh key id with a prefix, e.g. `st1a2b3c4d5e6f`.
+pub fn new_kid(prefix: &str) -> String {
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+pub fn public_key(seed: &[u8; 32]) -> [u8; 32] {
+    SigningKey::from_bytes(seed).verifying_key().to_bytes()
 }
 
 /// The published key set.
