@@ -79,6 +79,8 @@ pub struct App {
     pub calculate: CalculateService,
     pub statements: Arc<dyn crate::ports::StatementStore>,
     pub statement: crate::services::statement::StatementService,
+    /// The key of the one CSRF scheme (derived from the first review-link key).
+    pub csrf: crate::web::session::CsrfKey,
 }
 
 /// Signing keys kept in a file of the data dir, one encoded key a line: read when the
@@ -180,6 +182,7 @@ impl App {
             (Some(parts), true) => vec![local_review_key(&parts.data_dir)?],
             _ => config.review_secrets.iter().map(|s| s.as_bytes().to_vec()).collect(),
         };
+        let csrf = crate::web::session::CsrfKey::derive(keys.first().ok_or_else(|| AppError::internal("no review-link key"))?);
         let signer = ReviewSigner::new(keys).map_err(AppError::internal)?;
         let review = ReviewService::new(applications.clone(), signer, clock.clone());
         let notify = NotifyService::new(
@@ -273,6 +276,7 @@ impl App {
             calculate,
             statements,
             statement,
+            csrf,
         }))
     }
 

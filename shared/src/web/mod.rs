@@ -7,6 +7,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
+pub mod layout;
+pub mod session;
+
+pub use layout::{layout, portal_page, render, Area};
+pub use session::{CarbonSession, Guarded, PortalSession};
+
 use crate::domain::RawForm;
 use crate::error::{AppError, ErrorBody};
 
@@ -141,6 +147,7 @@ pub fn html(status: StatusCode, title: &str, body: &str) -> Response {
 /// for JSON. Errors are mapped to statuses once, in `AppError`; this only re-renders.
 pub async fn negotiate_errors(req: Request, next: Next) -> Response {
     let json = wants_json(req.headers());
+    let req_path = req.uri().path().to_string();
     let resp = next.run(req).await;
     if json {
         return resp;
@@ -156,22 +163,27 @@ pub async fn negotiate_errors(req: Request, next: Next) -> Response {
         s if s.is_server_error() => "系統錯誤",
         _ => "無法處理您的請求",
     };
-    let mut fields = String::new();
-    if let Some(f) = &body.fields {
-        fields.push_str("<ul>");
-        for (k, v) in &f.0 {
-            fields.push_str(&format!("<li data-field=\"{}\">{}</li>", esc(k), esc(v)));
-        }
-        fields.push_str("</ul>");
-    }
-    html(
+    let path = req_path;
+    let (back, back_label) = if path.starts_with("/carbon") {
+        ("/carbon", "回到碳星雲服務平台")
+    } else if path.starts_with("/members") || path.starts_with("/portal") || path.starts_with("/sso") {
+        ("/portal", "回到會員中心")
+    } else if path.starts_with("/login") || status == StatusCode::UNAUTHORIZED {
+        ("/login", "前往登入頁")
+    } else {
+        ("/apply", "回到申請表單")
+    };
+    layout::portal_page(
         status,
         title,
-        &format!(
-            "<h1>{}</h1><p class=\"alert\">{}</p>{fields}<p><a href=\"/apply\">回到申請表單</a></p>",
-            esc(title),
-            esc(&body.message)
-        ),
+        maud::html! {
+            h1 { (title) }
+            p.alert role="alert" { (body.message) }
+            @if let Some(f) = &body.fields {
+                ul { @for (k, v) in &f.0 { li data-field=(k) { (v) } } }
+            }
+            p { a href=(back) { (back_label) } }
+        },
     )
 }
 
