@@ -147,6 +147,7 @@ fn expectation(function: &str, file: &str) -> (u16, &'static str) {
         ("portal", "post-login-unknown-email.json") => (200, "若此 Email"),
         ("portal", "get-members-without-session.json") => (401, "請先登入"),
         ("portal", "post-members-cross-site.json") => (403, "其他網站"),
+        ("portal", "get-stylesheet.json") => (200, "--green"),
         ("sso", "get-jwks.json") => (200, "\"kty\":\"OKP\""),
         ("sso", "post-callback-forged-token.json") => (401, "單一登入失敗"),
         ("sso", "post-start-without-session.json") => (401, "請先登入"),

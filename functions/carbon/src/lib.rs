@@ -87,7 +87,7 @@ fn carbon_html(title: &str, body: &str) -> Response {
 /// The CSRF token of a carbon session: derived from the session secret, so it needs no
 /// storage and differs per session.
 fn csrf_token(headers: &HeaderMap) -> String {
-    let sid = portal::cookie_value(headers, sso::CARBON_COOKIE).unwrap_or_default();
+    let sid = ecosphere::web::session::cookie(headers, ecosphere::web::session::CARBON_COOKIE).unwrap_or_default();
     let d = Sha256::digest(format!("carbon-csrf:{sid}").as_bytes());
     d.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
@@ -109,7 +109,7 @@ pub struct YearQuery {
 }
 
 async fn session(app: &App, headers: &HeaderMap) -> Result<SsoClaims, AppError> {
-    sso::carbon_session(app, headers).await
+    Ok(ecosphere::web::CarbonSession::from_headers(app, headers).await?.claims)
 }
 
 /// The year asked for, or the latest year with data, or this year.
@@ -885,8 +885,8 @@ async fn verify_page(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): 
 async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(raw): Form) -> Result<Response, AppError> {
     session(&app, &headers).await?;
     check_csrf(&headers, raw.first("csrf"))?;
-    sso::end_carbon_session(&app, &headers).await?;
+    ecosphere::web::CarbonSession::from_headers(&app, &headers).await?.end(&app).await?;
     let mut resp = Redirect::to("/portal").into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, portal::cookie_header(&app, sso::CARBON_COOKIE, "", 0));
+    resp.headers_mut().insert(header::SET_COOKIE, ecosphere::web::session::clear_cookie(&app, ecosphere::web::session::CARBON_COOKIE));
     Ok(resp)
 }

@@ -15,15 +15,19 @@ use axum::routing::get;
 use axum::{Json, Router};
 use ecosphere::domain::{Application, ReviewAction};
 use ecosphere::error::AppError;
-use ecosphere::web::{esc, html, wants_json, Form};
+use ecosphere::web::{portal_page, wants_json, Form};
+use maud::{html, Markup};
 use ecosphere::App;
 use serde_json::json;
 
 pub fn router(app: Arc<App>) -> Router {
-    Router::new().route("/review/{token}", get(confirm).post(decide)).with_state(app)
+    Router::new()
+        .route("/review/{token}", get(confirm).post(decide))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), ecosphere::web::same_origin))
+        .with_state(app)
 }
 
-fn summary(a: &Application) -> String {
+fn summary(a: &Application) -> Markup {
     let f = &a.form;
     let rows = [
         ("公司名稱", f.company_name.clone()),
@@ -37,8 +41,7 @@ fn summary(a: &Application) -> String {
         ("有興趣的議題", f.interests.iter().map(|i| i.label()).collect::<Vec<_>>().join("、")),
         ("備註", f.notes.clone()),
     ];
-    let dl: String = rows.iter().map(|(k, v)| format!("<dt>{}</dt><dd>{}</dd>", esc(k), esc(v))).collect();
-    format!("<dl>{dl}</dl>")
+    html! { dl { @for (k, v) in &rows { dt { (k) } dd { (v) } } } }
 }
 
 async fn confirm(State(app): State<Arc<App>>, Path(token): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
@@ -53,29 +56,24 @@ async fn confirm(State(app): State<Arc<App>>, Path(token): Path<String>, headers
         }))
         .into_response());
     }
-    let reason = if action == ReviewAction::Reject {
-        r#"<p><label class="field" for="reason">退件原因<span class="req">*</span>（申請人會在通知信中看到）</label>
-<textarea id="reason" name="reason" rows="5" maxlength="1000" required style="width:100%"></textarea></p>"#
-    } else {
-        ""
+    let label = action.label();
+    let body = html! {
+        h1 { "碳星雲服務申請審核：確認" (label) }
+        p { "審核人：" (view.claims.reviewer.as_str()) }
+        (summary(&view.application))
+        form method="post" action={ "/review/" (token) } {
+            input type="hidden" name="decision" value=(action.code());
+            @if action == ReviewAction::Reject {
+                p {
+                    label.field for="reason" { "退件原因" span.req { "*" } "（申請人會在通知信中看到）" }
+                    textarea id="reason" name="reason" rows="5" maxlength="1000" required {}
+                }
+            }
+            p { button type="submit" { "確認" (label) } }
+        }
+        p.notice { "開啟此頁不會變更申請狀態；按下按鈕後才會送出審核結果，並通知申請人。" }
     };
-    let body = format!(
-        r#"<h1>碳星雲服務申請審核：確認{label}</h1>
-<p>審核人：{reviewer}</p>
-{summary}
-<form method="post" action="/review/{token}">
-<input type="hidden" name="decision" value="{code}">
-{reason}
-<p><button type="submit">確認{label}</button></p>
-</form>
-<p class="notice">開啟此頁不會變更申請狀態；按下按鈕後才會送出審核結果，並通知申請人。</p>"#,
-        label = action.label(),
-        reviewer = esc(view.claims.reviewer.as_str()),
-        summary = summary(&view.application),
-        token = esc(&token),
-        code = action.code(),
-    );
-    Ok(html(StatusCode::OK, &format!("確認{}", action.label()), &body))
+    Ok(portal_page(StatusCode::OK, &format!("確認{label}"), body))
 }
 
 async fn decide(State(app): State<Arc<App>>, Path(token): Path<String>, headers: HeaderMap, Form(raw): Form) -> Result<Response, AppError> {
@@ -83,12 +81,11 @@ async fn decide(State(app): State<Arc<App>>, Path(token): Path<String>, headers:
     if wants_json(&headers) {
         return Ok(Json(json!({ "id": a.id, "status": a.status.code(), "version": a.version })).into_response());
     }
-    let body = format!(
-        "<h1>審核結果已送出</h1><p class=\"status status-{code}\">{label}</p><p>{company}（{tax}）的申請已審核為「{label}」，系統將寄送通知信給申請人。</p>",
-        code = a.status.code(),
-        label = a.status.label(),
-        company = esc(&a.form.company_name),
-        tax = esc(a.form.tax_id.as_str()),
-    );
-    Ok(html(StatusCode::OK, "審核結果已送出", &body))
+    let label = a.status.label();
+    let body = html! {
+        h1 { "審核結果已送出" }
+        p class={ "status status-" (a.status.code()) } { (label) }
+        p { (a.form.company_name) "（" (a.form.tax_id.as_str()) "）的申請已審核為「" (label) "」，系統將寄送通知信給申請人。" }
+    };
+    Ok(portal_page(StatusCode::OK, "審核結果已送出", body))
 }

@@ -13,19 +13,17 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ecosphere::error::AppError;
-use ecosphere::services::portal::{new_secret, secret_key};
-use ecosphere::services::sso::{Refusal, SsoClaims};
-use ecosphere::web::{esc, html, Form};
+use ecosphere::services::portal::new_secret;
+use ecosphere::services::sso::Refusal;
+use ecosphere::web::session::{open_carbon_session, set_cookie, CARBON_COOKIE, CARBON_SESSION_HOURS};
+use ecosphere::web::{portal_page, Form, Guarded, PortalSession};
 use ecosphere::App;
-
-pub use ecosphere::services::sso::CARBON_COOKIE;
-use ecosphere::services::sso::CARBON_SESSION_KIND as CARBON_SESSION;
-const CARBON_SESSION_HOURS: i64 = 8;
+use maud::html;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -45,14 +43,20 @@ async fn jwks(State(app): State<Arc<App>>) -> Response {
 }
 
 fn notice(status: StatusCode, title: &str, text: &str, link: Option<(&str, &str)>) -> Response {
-    let link = link.map(|(href, label)| format!("<p><a class=\"button\" href=\"{}\">{}</a></p>", esc(href), esc(label))).unwrap_or_default();
-    html(status, title, &format!("<h1>{}</h1><p class=\"notice\">{}</p>{link}<p><a href=\"/portal\">回到會員中心</a></p>", esc(title), esc(text)))
+    portal_page(
+        status,
+        title,
+        html! {
+            h1 { (title) }
+            p.notice { (text) }
+            @if let Some((href, label)) = link { p { a.button href=(href) { (label) } } }
+            p { a href="/portal" { "回到會員中心" } }
+        },
+    )
 }
 
-async fn start(State(app): State<Arc<App>>, headers: HeaderMap, Form(raw): Form) -> Result<Response, AppError> {
-    let (_, who) = portal::signed_in(&app, &headers).await?;
-    portal::check_csrf(&who, &raw)?;
-    let token = match app.sso.hand_off(&who.member).await? {
+async fn start(State(app): State<Arc<App>>, g: Guarded<PortalSession>) -> Result<Response, AppError> {
+    let token = match app.sso.hand_off(&g.session.who.member).await? {
         Ok(t) => t,
         Err(Refusal::Pending { application_id }) => {
             let url = format!("/applications/{application_id}");
@@ -74,14 +78,16 @@ async fn start(State(app): State<Arc<App>>, headers: HeaderMap, Form(raw): Form)
         }
     };
     let nonce = new_secret()?;
-    let body = format!(
-        r#"<h1>正在前往碳星雲服務平台…</h1>
-<form id="sso" method="post" action="/sso/callback"><input type="hidden" name="token" value="{token}">
-<noscript><button type="submit">繼續</button></noscript></form>
-<script nonce="{nonce}">document.getElementById("sso").submit();</script>"#,
-        token = esc(&token),
-    );
-    let mut resp = html(StatusCode::OK, "碳星雲服務平台登入", &body);
+    let body = html! {
+        h1 { "正在前往碳星雲服務平台…" }
+        form id="sso" method="post" action="/sso/callback" {
+            input type="hidden" name="token" value=(token);
+            noscript { button type="submit" { "繼續" } }
+        }
+        // A fixed script, allowed by its nonce alone.
+        script nonce=(nonce) { "document.forms.sso.submit();" }
+    };
+    let mut resp = portal_page(StatusCode::OK, "碳星雲服務平台登入", body);
     let csp = format!("default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'");
     resp.headers_mut().insert("content-security-policy", HeaderValue::from_str(&csp).expect("ascii"));
     resp.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -98,40 +104,10 @@ async fn callback(State(app): State<Arc<App>>, Form(raw): Form) -> Result<Respon
     if !member.is_some_and(|m| m.profile.carbon_login) {
         return Err(AppError::Unauthorized("單一登入失敗：此帳號已無碳星雲登入權限。".into()));
     }
-    let sid = new_secret()?;
-    let data = serde_json::to_string(&claims).map_err(AppError::internal)?;
-    let expires = app.clock.now() + chrono::Duration::hours(CARBON_SESSION_HOURS);
-    app.tokens.insert(CARBON_SESSION, &secret_key(&sid), &data, app.clock.now(), expires).await?;
+    let sid = open_carbon_session(&app, &claims).await?;
     tracing::info!(member.id = %claims.sub, "carbon platform session opened by SSO");
     let mut resp = Redirect::to("/carbon").into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, portal::cookie_header(&app, CARBON_COOKIE, &sid, CARBON_SESSION_HOURS * 3600));
+    resp.headers_mut().insert(header::SET_COOKIE, set_cookie(&app, CARBON_COOKIE, &sid, CARBON_SESSION_HOURS * 3600));
     Ok(resp)
 }
 
-/// The carbon-platform session of a request.
-pub async fn carbon_session(app: &App, headers: &HeaderMap) -> Result<SsoClaims, AppError> {
-    let unauthorized = || AppError::Unauthorized("請從 EcoSphere 平台點選「碳星雲服務平台登入」進入碳星雲服務平台。".into());
-    let sid = portal::cookie_value(headers, CARBON_COOKIE).ok_or_else(unauthorized)?;
-    let data = app.tokens.get(CARBON_SESSION, &secret_key(&sid), app.clock.now()).await?.ok_or_else(unauthorized)?;
-    let claims: SsoClaims = serde_json::from_str(&data).map_err(AppError::internal)?;
-    // The session follows the member: removed, or carbon-login permission turned off →
-    // the session ends now, not when its 8 hours are over.
-    let member = match ecosphere::domain::MemberId::parse(&claims.sub) {
-        Some(id) => app.members.get(&claims.tax_id, &id).await?,
-        None => None,
-    };
-    if !member.is_some_and(|m| m.profile.carbon_login) {
-        let _ = ecosphere::services::sso::end_carbon_session(app.tokens.as_ref(), &sid, app.clock.now()).await;
-        tracing::info!(member.id = %claims.sub, "carbon session ended: member removed or carbon login revoked");
-        return Err(AppError::Unauthorized("您的碳星雲登入權限已被移除或帳號已停用，請洽貴公司的管理員。".into()));
-    }
-    Ok(claims)
-}
-
-/// Ends the carbon session of this request, if any (carbon logout, portal logout).
-pub async fn end_carbon_session(app: &App, headers: &HeaderMap) -> Result<(), AppError> {
-    if let Some(sid) = portal::cookie_value(headers, CARBON_COOKIE) {
-        ecosphere::services::sso::end_carbon_session(app.tokens.as_ref(), &sid, app.clock.now()).await?;
-    }
-    Ok(())
-}

@@ -47,12 +47,12 @@ struct LoginGrant {
 /// Token kind naming the newest sign-in request of an e-mail.
 const LOGIN_LATEST: &str = "login-latest";
 
-/// A signed-in member. `csrf` guards every state-changing form of the session.
+/// A signed-in member (the CSRF token of the session's forms is derived from the session
+/// secret: `web::session`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub tax_id: TaxId,
     pub member_id: MemberId,
-    pub csrf: String,
 }
 
 /// A session together with the member as it is now.
@@ -183,7 +183,7 @@ impl PortalService {
         if latest.is_some() && latest != grant.request {
             return Err(AppError::Gone("此登入連結已被較新的登入連結取代，請使用最新一封登入信中的連結。".into()));
         }
-        let session = Session { tax_id: grant.tax_id, member_id: grant.member_id, csrf: new_secret()? };
+        let session = Session { tax_id: grant.tax_id, member_id: grant.member_id };
         let sid = new_secret()?;
         let data = serde_json::to_string(&session).map_err(AppError::internal)?;
         self.tokens.insert(SESSION, &secret_key(&sid), &data, now, now + Duration::hours(SESSION_HOURS)).await?;
