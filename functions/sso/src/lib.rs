@@ -88,7 +88,7 @@ async fn start(State(app): State<Arc<App>>, g: Guarded<PortalSession>) -> Result
         script nonce=(nonce) { "document.forms.sso.submit();" }
     };
     let mut resp = portal_page(StatusCode::OK, "碳星雲服務平台登入", body);
-    let csp = format!("default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'");
+    let csp = format!("default-src 'self'; style-src 'self'; script-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'");
     resp.headers_mut().insert("content-security-policy", HeaderValue::from_str(&csp).expect("ascii"));
     resp.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     Ok(resp)

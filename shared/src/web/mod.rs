@@ -279,7 +279,7 @@ pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     // A handler may set its own policy (the SSO hand-off allows one nonce'd script).
     h.entry("content-security-policy").or_insert(HeaderValue::from_static(
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+        "default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
     ));
     resp
 }
