@@ -1027,3 +1027,146 @@ async fn logout(State(app): State<Arc<App>>, Guarded { session, .. }: Guarded<Ca
     resp.headers_mut().insert(header::SET_COOKIE, clear_cookie(&app, CARBON_COOKIE));
     Ok(resp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ecosphere::domain::ExtractionMethod;
+
+    const XSS: &str = "<img src=x onerror=alert(1)>";
+
+    fn file(batch: &str, name: &str, status: FileStatus, reason: Option<&str>) -> FileRecord {
+        FileRecord {
+            tax_id: "22099131".into(),
+            batch_id: batch.into(),
+            key: format!("drop/22099131/{batch}/{name}"),
+            blob_key: String::new(),
+            name: name.into(),
+            version: "1".into(),
+            size: 10,
+            status,
+            file_type: None,
+            method: None,
+            reason: reason.map(Into::into),
+            activities: 0,
+            needs_review: 0,
+            duplicates: 1,
+            received_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn activity(detail: &str) -> Activity {
+        Activity {
+            id: "act-1".into(),
+            tax_id: "22099131".into(),
+            batch_id: "b1".into(),
+            document: format!("drop/22099131/b1/{XSS}.png"),
+            page: 1,
+            kind: Some(ActivityKind::ALL[0]),
+            detail: Some(detail.into()),
+            quantity: Some(-0.0),
+            unit: Some(Unit::Litre),
+            period_start: None,
+            period_end: None,
+            meter_id: None,
+            invoice_number: None,
+            amount_ntd: None,
+            unit_price: None,
+            confidence: 0.4,
+            method: ExtractionMethod::Csv,
+            status: ActivityStatus::NeedsReview,
+            issues: vec![format!("缺少用量 {XSS}")],
+            dedupe_key: None,
+            duplicate_of: None,
+            version: 3,
+            updated_at: String::new(),
+            confirmed_by: None,
+        }
+    }
+
+    fn no_raw_markup(page: &str) {
+        assert!(!page.contains("<img src=x"), "{page}");
+        assert!(!page.contains("<script"), "{page}");
+    }
+
+    #[test]
+    fn the_batch_page_escapes_file_names_and_reasons() {
+        let files = vec![
+            file("2025-Q1", &format!("{XSS}.csv"), FileStatus::Failed, Some("<script>alert(2)</script>")),
+            file("2025-Q1", "ok.pdf", FileStatus::Done, None),
+            file(&format!("{XSS}批次"), "b.png", FileStatus::NeedsReview, None),
+        ];
+        let page = batches_body("22099131", "tesseract", &files).into_string();
+        no_raw_markup(&page);
+        assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;.csv"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(2)&lt;/script&gt; 重複單據 1 筆（只計一次）"), "{page}");
+        assert_eq!(page.matches("<table>").count(), 2, "one table per batch: {page}");
+        assert_eq!(page.matches("<thead>").count(), 2);
+        assert!(page.contains("共 2 個檔案：完成 1、待人工確認 0、失敗 1、處理中 0"), "{page}");
+        assert!(!page.contains("尚未上傳任何檔案"));
+    }
+
+    #[test]
+    fn the_review_queue_and_form_escape_what_was_read() {
+        let a = activity(&format!("{XSS}\"' onfocus=alert(3)"));
+        let page = review_body(&[&a]).into_string();
+        no_raw_markup(&page);
+        assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;.png 第 1 頁"), "{page}");
+        assert!(page.contains("缺少用量 &lt;img"), "{page}");
+        assert!(page.contains("href=\"/carbon/activities/act-1\""));
+        assert!(!page.contains("-0 L"), "a read -0 is shown as 0: {page}");
+        let form = activity_body(&a, activity_form(&a, "tok\"en", &Default::default(), None)).into_string();
+        no_raw_markup(&form);
+        assert!(form.contains("value=\"&lt;img src=x onerror=alert(1)&gt;&quot;' onfocus=alert(3)\""), "{form}");
+        assert!(form.contains("name=\"csrf\" value=\"tok&quot;en\""), "{form}");
+        assert!(form.contains("name=\"version\" value=\"3\""), "{form}");
+        assert!(form.contains("name=\"quantity\" value=\"0\""), "{form}");
+        let mut errors = FieldErrors::default();
+        errors.0.insert("quantity".into(), format!("用量須為 0 以上的數字 {XSS}"));
+        let again = activity_form(&a, "t", &errors, None).into_string();
+        assert!(again.contains("<div class=\"error\">用量須為 0 以上的數字 &lt;img"), "{again}");
+    }
+
+    #[test]
+    fn empty_pages_say_what_to_do_next() {
+        let s = summarize("22099131", 2025, &[], &[], &[]);
+        let d = Dashboard { name: XSS, tax: "22099131", year: 2025, csrf: "t", files: 0, failed: 0 };
+        let page = dashboard_body(&d, &s).into_string();
+        no_raw_markup(&page);
+        assert!(page.contains("<code>drop/22099131/批次名稱/</code>") && page.contains("PNG、JPEG、PDF 與 CSV"), "{page}");
+        assert!(page.contains("href=\"/carbon/batches\">上傳批次</a>"), "{page}");
+        assert!(!page.contains("<table") && !page.contains("<svg") && !page.contains("0.00"), "no tables of zeros: {page}");
+        assert!(page.contains("action=\"/carbon/logout\"") && page.contains("name=\"csrf\" value=\"t\""));
+        let review = review_body(&[]).into_string();
+        assert!(review.contains("目前沒有待確認的資料") && !review.contains("<table"), "{review}");
+        let inventory = inventory_body("22099131", 2025, &s).into_string();
+        assert!(inventory.contains("2025 年的盤查清冊目前沒有排放源") && !inventory.contains("<table"), "{inventory}");
+        let batches = batches_body("22099131", "tesseract", &[]).into_string();
+        assert!(batches.contains("尚未上傳任何檔案") && batches.contains("drop/22099131/批次名稱/") && !batches.contains("<table"), "{batches}");
+        // Files exist, but not for this year.
+        let d = Dashboard { files: 3, ..d };
+        let page = dashboard_body(&d, &s).into_string();
+        assert!(page.contains("2025 年尚無已計算的排放量") && !page.contains("<table"), "{page}");
+        assert!(!page.contains("-0"), "{page}");
+    }
+
+    #[test]
+    fn figures_never_show_a_negative_zero() {
+        let mut s = summarize("22099131", 2025, &[], &[], &[]);
+        s.total_kg_co2e = -0.0;
+        s.by_scope = vec![(1, -0.0), (2, -0.0001), (3, 0.0)];
+        s.by_category = vec![(1, -0.0)];
+        for m in &mut s.monthly {
+            m.by_scope = [-0.0, -0.001, 0.0];
+            m.total = -0.0;
+        }
+        let page = dashboard_figures(2025, &s).into_string();
+        for bad in ["-0.00", "-0.0%", ">-0<"] {
+            assert!(!page.contains(bad), "{bad} in {page}");
+        }
+        assert!(!page.contains("<table><table"));
+        let inventory = inventory_body("22099131", 2025, &s).into_string();
+        assert!(!inventory.contains("-0."), "{inventory}");
+    }
+}
