@@ -16,6 +16,9 @@
 //!   (碳排放查核參考憑證); 409 while anything of the year waits in review.
 //! - `GET /verify/{id}` (public) — valid / superseded / revoked, with the figures and the
 //!   evidence hashes only; `GET /.well-known/statement-keys.json` — the signing keys.
+//!
+//! Every page is a maud template (escaping on by default) in the shared layout; sessions
+//! and CSRF come from `ecosphere::web::session` ([`CarbonSession`], [`Guarded`]).
 
 use std::sync::Arc;
 
@@ -25,17 +28,20 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Datelike;
-use ecosphere::domain::inventory::{Activity, ActivityStatus, FileStatus};
-use ecosphere::domain::{ActivityKind, TaxId, Unit};
+use ecosphere::domain::inventory::{Activity, ActivityStatus, FileRecord, FileStatus};
+use ecosphere::domain::{ActivityKind, FieldErrors, TaxId, Unit};
 use ecosphere::error::AppError;
-use ecosphere::factors::{category_label, scope_label};
+use ecosphere::factors::{category_label, scope_label, FactorView};
+use ecosphere::report::model::{fmt_kg, fmt_num, fmt_pct, fmt_tonnes, share_of};
 use ecosphere::services::ingest::Correction;
 use ecosphere::services::inventory::{emissions_csv, export_document, summarize, Summary};
 use ecosphere::services::sso::SsoClaims;
-use ecosphere::web::{esc, html, wants_json, Form};
+use ecosphere::web::layout::trusted_svg;
+use ecosphere::web::session::{clear_cookie, CARBON_COOKIE};
+use ecosphere::web::{render, wants_json, Area, CarbonSession, Guarded};
 use ecosphere::App;
+use maud::{html, Markup};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 pub mod report_model;
 
@@ -61,55 +67,15 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-const STYLE: &str = r#"<style>
-table { border-collapse: collapse; width: 100%; margin: .8rem 0; font-size: .92rem; }
-th, td { border-bottom: 1px solid #d6ded9; padding: .35rem .5rem; text-align: left; vertical-align: top; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-nav.carbon a { margin-right: 1rem; }
-.tag { display: inline-block; padding: 0 .4rem; border-radius: 3px; font-size: .8rem; background: #eef6f1; }
-.tag.warn { background: #fff4e0; color: #7a4a00; } .tag.bad { background: #fdecea; color: #b3261e; }
-.kpi { font-size: 2rem; font-weight: 700; }
-.evidence { display: grid; grid-template-columns: 1fr 1fr; gap: 1.5rem; }
-.evidence img { max-width: 100%; border: 1px solid #d6ded9; }
-.status { padding: .6rem .8rem; border-radius: 4px; font-size: 1.1rem; }
-.status.ok { background: #e8f5e9; color: #1b5e20; } .status.warn { background: #fff4e0; color: #7a4a00; } .status.bad { background: #fdecea; color: #b3261e; }
-code { word-break: break-all; }
-</style>"#;
-
-fn nav() -> &'static str {
-    r#"<nav class="carbon"><a href="/carbon">總覽</a><a href="/carbon/batches">上傳批次</a><a href="/carbon/review">待確認</a><a href="/carbon/inventory">盤查清冊</a><a href="/carbon/report">碳管理報告</a><a href="/carbon/statement.pdf">碳排放查核參考憑證</a><a href="/carbon/factors">排放係數</a></nav>"#
-}
-
-fn carbon_html(title: &str, body: &str) -> Response {
-    html(StatusCode::OK, title, &format!("{STYLE}{}<h1>{}</h1>{body}", nav(), esc(title)))
-}
-
-/// The CSRF token of a carbon session: derived from the session secret, so it needs no
-/// storage and differs per session.
-fn csrf_token(headers: &HeaderMap) -> String {
-    let sid = ecosphere::web::session::cookie(headers, ecosphere::web::session::CARBON_COOKIE).unwrap_or_default();
-    let d = Sha256::digest(format!("carbon-csrf:{sid}").as_bytes());
-    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
-
-fn check_csrf(headers: &HeaderMap, given: Option<&str>) -> Result<(), AppError> {
-    let want = csrf_token(headers);
-    let given = given.unwrap_or_default();
-    let same = given.len() == want.len() && given.bytes().zip(want.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if same {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("表單已過期或來源不明，請重新整理頁面後再試。".into()))
-    }
+/// A carbon-platform page: the shared layout (with the carbon navigation, `path` marked)
+/// around the page's heading and body.
+fn carbon_page(status: StatusCode, path: &'static str, title: &str, body: Markup) -> Response {
+    render(status, Area::Carbon(path), title, html! { h1 { (title) } (body) })
 }
 
 #[derive(Debug, Deserialize, Default)]
 pub struct YearQuery {
     pub year: Option<String>,
-}
-
-async fn session(app: &App, headers: &HeaderMap) -> Result<SsoClaims, AppError> {
-    Ok(ecosphere::web::CarbonSession::from_headers(app, headers).await?.claims)
 }
 
 /// The year asked for, or the latest year with data, or this year.
@@ -135,135 +101,216 @@ pub async fn company_summary(app: &App, tax: &TaxId, year: i32) -> Result<Summar
     Ok(s)
 }
 
-fn kg(v: f64) -> String {
-    format!("{v:.2}")
-}
-fn tonnes(v: f64) -> String {
-    format!("{:.3}", v / 1000.0)
-}
-
-fn year_links(year: i32, path: &str) -> String {
-    format!(
-        r#"<p><a href="{path}?year={p}">‹ {p} 年</a> · <strong>{year} 年</strong> · <a href="{path}?year={n}">{n} 年 ›</a></p>"#,
-        p = year - 1,
-        n = year + 1
-    )
+/// `v` as a share of `total` ("12.3%"), or "—" when there is no total to share.
+fn share_text(v: f64, total: f64) -> String {
+    if total > 0.0 {
+        fmt_pct(share_of(v, total))
+    } else {
+        "—".into()
+    }
 }
 
-async fn dashboard(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let year = pick_year(&app, &who.tax_id, &q).await?;
-    let s = company_summary(&app, &who.tax_id, year).await?;
+/// A value as read or typed (exact, no rounding), never "-0".
+fn plain(v: f64) -> String {
+    (v + 0.0).to_string()
+}
+
+/// Where a company drops its bills, as shown to its members.
+fn drop_folder(tax: &str) -> Markup {
+    html! { code { "drop/" (tax) "/批次名稱/" } }
+}
+
+fn year_links(year: i32, path: &str) -> Markup {
+    html! {
+        p {
+            a href={ (path) "?year=" (year - 1) } { "‹ " (year - 1) " 年" }
+            " · " strong { (year) " 年" } " · "
+            a href={ (path) "?year=" (year + 1) } { (year + 1) " 年 ›" }
+        }
+    }
+}
+
+async fn dashboard(State(app): State<Arc<App>>, who: CarbonSession, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
+    let tax = &who.claims.tax_id;
+    let year = pick_year(&app, tax, &q).await?;
+    let s = company_summary(&app, tax, year).await?;
     if wants_json(&headers) {
         return Ok(Json(&s).into_response());
     }
-    let files = app.activities.list_files(&who.tax_id).await?;
+    let files = app.activities.list_files(tax).await?;
     let failed = files.iter().filter(|f| f.status == FileStatus::Failed).count();
-    let mut body = format!(
-        r#"<p>歡迎，{name}（公司統編 {tax}）。</p>{years}
-<p>排放總量 <span class="kpi">{t}</span> 公噸CO2e（{k} kgCO2e）{prov}</p>
-<p>已採用 {acc} 筆 · <a href="/carbon/review">待人工確認 {rev} 筆</a> · 重複單據 {dup} 筆 · <a href="/carbon/batches">失敗檔案 {failed} 個</a></p>
-<form method="post" action="/carbon/logout"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">登出碳星雲</button></form>"#,
-        csrf = esc(&csrf_token(&headers)),
-        name = esc(&who.name),
-        tax = esc(who.tax_id.as_str()),
-        years = year_links(year, "/carbon"),
-        t = tonnes(s.total_kg_co2e),
-        k = kg(s.total_kg_co2e),
-        prov = if s.provisional { r#" <span class="tag warn">含暫用係數</span>"# } else { "" },
-        acc = s.accepted,
-        rev = s.needs_review,
-        dup = s.duplicates,
-    );
-    body.push_str("<h2>範疇別</h2><table><tr><th>範疇</th><th class=n>kgCO2e</th><th class=n>占比</th></tr>");
-    for (scope, v) in &s.by_scope {
-        body.push_str(&format!("<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>", esc(scope_label(*scope)), kg(*v), pct(*v, s.total_kg_co2e)));
+    let view = Dashboard { name: &who.claims.name, tax: tax.as_str(), year, csrf: &who.csrf, files: files.len(), failed };
+    Ok(carbon_page(StatusCode::OK, "/carbon", "碳星雲服務平台", dashboard_body(&view, &s)))
+}
+
+/// What the dashboard shows besides the summary.
+pub struct Dashboard<'a> {
+    pub name: &'a str,
+    pub tax: &'a str,
+    pub year: i32,
+    pub csrf: &'a str,
+    /// Files stored for the company (any year).
+    pub files: usize,
+    pub failed: usize,
+}
+
+fn logout_form(csrf: &str) -> Markup {
+    html! {
+        form method="post" action="/carbon/logout" {
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" { "登出碳星雲" }
+        }
     }
-    body.push_str("</table><h2>ISO 14064-1 類別</h2><table><tr><th>類別</th><th class=n>kgCO2e</th><th class=n>占比</th></tr>");
-    for (cat, v) in &s.by_category {
-        body.push_str(&format!("<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>", esc(category_label(*cat)), kg(*v), pct(*v, s.total_kg_co2e)));
+}
+
+/// The dashboard: the empty state before any file, else the year's figures.
+pub fn dashboard_body(d: &Dashboard, s: &Summary) -> Markup {
+    let year = d.year;
+    let has_data = !s.sources.is_empty() || s.total_kg_co2e != 0.0;
+    html! {
+        p { "歡迎，" (d.name) "（公司統編 " (d.tax) "）。" }
+        @if d.files == 0 {
+            div.notice {
+                h2 { "開始建立您的溫室氣體盤查" }
+                p { "目前還沒有任何帳單資料。把電費、水費、燃料、冷媒等單據交給系統，系統會自動辨識、計算排放量，結果就會顯示在這裡。" }
+                ol {
+                    li { "將帳單檔案放入資料夾 " (drop_folder(d.tax)) "（本機），或上傳到 S3 的同一路徑；批次名稱可自訂，例如 " code { "2025-第一季" } "。" }
+                    li { "支援的檔案類型：PNG、JPEG、PDF 與 CSV。" }
+                    li { "到 " a href="/carbon/batches" { "上傳批次" } " 查看每個檔案的處理結果；讀不清楚的數值會列在 " a href="/carbon/review" { "待確認" } "，確認後才會計入盤查。" }
+                }
+                p { a.button href="/carbon/batches" { "前往上傳批次" } }
+            }
+            (logout_form(d.csrf))
+        } @else {
+            (year_links(year, "/carbon"))
+            p {
+                "排放總量 " span.kpi { (fmt_tonnes(s.total_kg_co2e)) } " 公噸CO2e（" (fmt_kg(s.total_kg_co2e)) " kgCO2e）"
+                @if s.provisional { " " span.tag.warn { "含暫用係數" } }
+            }
+            p {
+                "已採用 " (s.accepted) " 筆 · "
+                a href="/carbon/review" { "待人工確認 " (s.needs_review) " 筆" }
+                " · 重複單據 " (s.duplicates) " 筆 · "
+                a href="/carbon/batches" { "失敗檔案 " (d.failed) " 個" }
+            }
+            (logout_form(d.csrf))
+            @if has_data {
+                (dashboard_figures(year, s))
+            } @else {
+                div.notice {
+                    p { (year) " 年尚無已計算的排放量。" }
+                    @if s.needs_review > 0 {
+                        p { "有 " (s.needs_review) " 筆資料等待人工確認，確認後才會計入：" a href="/carbon/review" { "前往待確認" } }
+                    }
+                    p {
+                        "要加入此年度的帳單，請將檔案放入 " (drop_folder(d.tax)) "（支援 PNG、JPEG、PDF 與 CSV），處理結果見 "
+                        a href="/carbon/batches" { "上傳批次" } "。"
+                    }
+                }
+            }
+            @if !s.restatements.is_empty() {
+                h2 { "重新計算紀錄" }
+                p { "排放係數公告或更正後，受影響的結果已重新計算：" }
+                table {
+                    thead { tr { th scope="col" { "時間" } th scope="col" { "活動數據" } th.n scope="col" { "原 kgCO2e" } th.n scope="col" { "新 kgCO2e" } } }
+                    tbody {
+                        @for r in s.restatements.iter().rev().take(50) {
+                            tr {
+                                td { (r.at) }
+                                td { a href={ "/carbon/activities/" (r.activity_id) } { (r.activity_id) } }
+                                td.n { (fmt_kg(r.old_kg_co2e)) }
+                                td.n { (fmt_kg(r.new_kg_co2e)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @for n in &s.notes { p.notice { (n) } }
+            @if has_data {
+                p.notice { (ecosphere::report::model::ROUNDING_NOTE) }
+                p.notice { (ecosphere::report::model::GWP_NOTE) }
+            }
+        }
     }
-    body.push_str("</table><h2>月別趨勢</h2>");
-    {
-        use ecosphere::report::svg::{stacked_bars, Series};
+}
+
+/// A "label, kgCO2e, share" table.
+fn share_table(head: &str, rows: &[(&str, f64)], total: f64) -> Markup {
+    html! {
+        table {
+            thead { tr { th scope="col" { (head) } th.n scope="col" { "kgCO2e" } th.n scope="col" { "占比" } } }
+            tbody {
+                @for (label, v) in rows {
+                    tr { td { (label) } td.n { (fmt_kg(*v)) } td.n { (share_text(*v, total)) } }
+                }
+            }
+        }
+    }
+}
+
+/// The dashboard's figures of a year with data: tables, charts, year-on-year, exports.
+fn dashboard_figures(year: i32, s: &Summary) -> Markup {
+    use ecosphere::report::model::{HOTSPOT_COLOR, SCOPE_COLORS, SCOPE_NAMES};
+    use ecosphere::report::svg::{horizontal_bars, stacked_bars, HBar, Series};
+    let total = s.total_kg_co2e;
+    let scopes: Vec<(&str, f64)> = s.by_scope.iter().map(|(k, v)| (scope_label(*k), *v)).collect();
+    let categories: Vec<(&str, f64)> = s.by_category.iter().map(|(k, v)| (category_label(*k), *v)).collect();
+    let hotspots: Vec<(&str, f64)> = s.hotspots.iter().map(|h| (h.label.as_str(), h.kg_co2e)).collect();
+    let trend = {
         let labels: Vec<String> = s.monthly.iter().map(|m| m.month[5..].trim_start_matches('0').to_string() + "月").collect();
-        use ecosphere::report::model::{SCOPE_COLORS, SCOPE_NAMES};
         // The report's palette and legend, so a scope has one colour everywhere.
         let series: Vec<Series> = SCOPE_NAMES.iter().zip(SCOPE_COLORS).map(|(label, color)| Series { label: (*label).into(), color: color.into() }).collect();
         let values: Vec<Vec<f64>> = s.monthly.iter().map(|m| m.by_scope.to_vec()).collect();
-        body.push_str(&stacked_bars(&format!("{year} 年每月排放量"), "kgCO2e", &labels, &series, &values));
-    }
-    body.push_str("<table><tr><th>月份</th><th class=n>範疇一</th><th class=n>範疇二</th><th class=n>範疇三</th><th class=n>合計 kgCO2e</th></tr>");
-    for m in &s.monthly {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-            esc(&m.month),
-            kg(m.by_scope[0]),
-            kg(m.by_scope[1]),
-            kg(m.by_scope[2]),
-            kg(m.total)
-        ));
-    }
-    body.push_str("</table><h2>排放熱區</h2><p>占總排放 80% 的主要排放源：</p>");
-    {
-        use ecosphere::report::svg::{horizontal_bars, HBar};
+        stacked_bars(&format!("{year} 年每月排放量"), "kgCO2e", &labels, &series, &values)
+    };
+    let hot = {
         let mut cum = 0.0;
         let bars: Vec<HBar> = s
             .hotspots
             .iter()
             .map(|h| {
                 cum += h.share;
-                HBar { label: h.label.clone(), value: h.kg_co2e, note: format!("{:.1}%｜累計 {:.1}%", h.share * 100.0, cum * 100.0) }
+                HBar { label: h.label.clone(), value: h.kg_co2e, note: format!("{}｜累計 {}", fmt_pct(h.share), fmt_pct(cum)) }
             })
             .collect();
-        body.push_str(&horizontal_bars("排放熱區", "kgCO2e", "排放量", ecosphere::report::model::HOTSPOT_COLOR, &bars));
-    }
-    body.push_str("<table><table><tr><th>排放源</th><th class=n>kgCO2e</th><th class=n>占比</th></tr>");
-    for h in &s.hotspots {
-        body.push_str(&format!("<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>", esc(&h.label), kg(h.kg_co2e), pct(h.kg_co2e, s.total_kg_co2e)));
-    }
-    body.push_str("</table>");
-    if let Some(y) = &s.yoy {
-        body.push_str(&format!(
-            "<h2>與 {} 年比較</h2><p>{} 年 {} kgCO2e → {} 年 {} kgCO2e，變化 {} kgCO2e：活動量效果 {}、係數效果 {}。</p>",
-            y.previous_year,
-            y.previous_year,
-            kg(y.previous_total),
-            year,
-            kg(s.total_kg_co2e),
-            kg(y.change),
-            kg(y.activity_effect),
-            kg(y.factor_effect)
-        ));
-    }
-    body.push_str(&format!(
-        r#"<p><a class="button" href="/carbon/report?year={year}">一鍵產出碳管理報告</a> <a href="/carbon/report.pdf?year={year}">PDF</a> · <a href="/carbon/export.csv?year={year}">CSV</a> · <a href="/carbon/export.json?year={year}">JSON</a></p>"#
-    ));
-    if !s.restatements.is_empty() {
-        body.push_str("<h2>重新計算紀錄</h2><p>排放係數公告或更正後，受影響的結果已重新計算：</p><table><tr><th>時間</th><th>活動數據</th><th class=n>原 kgCO2e</th><th class=n>新 kgCO2e</th></tr>");
-        for r in s.restatements.iter().rev().take(50) {
-            body.push_str(&format!(
-                "<tr><td>{}</td><td><a href=\"/carbon/activities/{}\">{}</a></td><td class=n>{}</td><td class=n>{}</td></tr>",
-                esc(&r.at),
-                esc(&r.activity_id),
-                esc(&r.activity_id),
-                kg(r.old_kg_co2e),
-                kg(r.new_kg_co2e)
-            ));
+        horizontal_bars("排放熱區", "kgCO2e", "排放量", HOTSPOT_COLOR, &bars)
+    };
+    html! {
+        h2 { "範疇別" }
+        (share_table("範疇", &scopes, total))
+        h2 { "ISO 14064-1 類別" }
+        (share_table("類別", &categories, total))
+        h2 { "月別趨勢" }
+        div.chart { (trusted_svg(trend)) }
+        table {
+            thead { tr { th scope="col" { "月份" } th.n scope="col" { "範疇一" } th.n scope="col" { "範疇二" } th.n scope="col" { "範疇三" } th.n scope="col" { "合計 kgCO2e" } } }
+            tbody {
+                @for m in &s.monthly {
+                    tr {
+                        td { (m.month) }
+                        @for v in m.by_scope { td.n { (fmt_kg(v)) } }
+                        td.n { (fmt_kg(m.total)) }
+                    }
+                }
+            }
         }
-        body.push_str("</table>");
-    }
-    for n in s.notes.iter().map(String::as_str).chain([ecosphere::report::model::ROUNDING_NOTE, ecosphere::report::model::GWP_NOTE]) {
-        body.push_str(&format!("<p class=\"notice\">{}</p>", esc(n)));
-    }
-    Ok(carbon_html("碳星雲服務平台", &body))
-}
-
-fn pct(v: f64, total: f64) -> String {
-    if total > 0.0 {
-        format!("{:.1}%", v / total * 100.0)
-    } else {
-        "—".into()
+        h2 { "排放熱區" }
+        p { "占總排放 80% 的主要排放源：" }
+        div.chart { (trusted_svg(hot)) }
+        (share_table("排放源", &hotspots, total))
+        @if let Some(y) = &s.yoy {
+            h2 { "與 " (y.previous_year) " 年比較" }
+            p {
+                (y.previous_year) " 年 " (fmt_kg(y.previous_total)) " kgCO2e → " (year) " 年 " (fmt_kg(total)) " kgCO2e，變化 "
+                (fmt_kg(y.change)) " kgCO2e：活動量效果 " (fmt_kg(y.activity_effect)) "、係數效果 " (fmt_kg(y.factor_effect)) "。"
+            }
+        }
+        p {
+            a.button href={ "/carbon/report?year=" (year) } { "一鍵產出碳管理報告" } " "
+            a href={ "/carbon/report.pdf?year=" (year) } { "PDF" } " · "
+            a href={ "/carbon/export.csv?year=" (year) } { "CSV" } " · "
+            a href={ "/carbon/export.json?year=" (year) } { "JSON" }
+        }
     }
 }
 
@@ -306,10 +353,10 @@ fn rejected_drops(app: &App, tax: &TaxId) -> Vec<ecosphere::domain::inventory::F
     out
 }
 
-async fn batches(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let mut files = app.activities.list_files(&who.tax_id).await?;
-    files.extend(rejected_drops(&app, &who.tax_id));
+async fn batches(State(app): State<Arc<App>>, who: CarbonSession, headers: HeaderMap) -> Result<Response, AppError> {
+    let tax = &who.claims.tax_id;
+    let mut files = app.activities.list_files(tax).await?;
+    files.extend(rejected_drops(&app, tax));
     files.sort_by(|a, b| a.batch_id.cmp(&b.batch_id));
     if wants_json(&headers) {
         let mut by_batch: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
@@ -328,52 +375,58 @@ async fn batches(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Resp
         }
         return Ok(Json(serde_json::json!({ "ocr_engine": app.ingest.extractor_name(), "batches": by_batch.into_values().collect::<Vec<_>>() })).into_response());
     }
-    let mut body = format!(
-        "<p>將帳單放入 <code>drop/{}/批次名稱/</code>（本機）或上傳到 S3 同一路徑，系統會自動辨識。支援 PNG、JPEG、PDF 與 CSV。文字辨識引擎：{}</p>",
-        esc(who.tax_id.as_str()),
-        esc(app.ingest.extractor_name())
-    );
-    let mut current = None;
-    for f in &files {
-        if current.as_deref() != Some(f.batch_id.as_str()) {
-            if current.is_some() {
-                body.push_str("</table>");
+    Ok(carbon_page(StatusCode::OK, "/carbon/batches", "上傳批次", batches_body(tax.as_str(), app.ingest.extractor_name(), &files)))
+}
+
+/// The batch page: every file of every batch (`files` sorted by batch), or how to add one.
+pub fn batches_body(tax: &str, ocr_engine: &str, files: &[FileRecord]) -> Markup {
+    html! {
+        p {
+            "將帳單放入 " (drop_folder(tax)) "（本機）或上傳到 S3 同一路徑，系統會自動辨識。支援 PNG、JPEG、PDF 與 CSV。文字辨識引擎：" (ocr_engine)
+        }
+        @if files.is_empty() {
+            div.notice {
+                h2 { "尚未上傳任何檔案。" }
+                ol {
+                    li { "在資料夾 " (drop_folder(tax)) " 中建立一個批次資料夾（名稱可自訂，例如 " code { "2025-第一季" } "），把帳單檔案放進去；在雲端則上傳到 S3 的同一路徑。" }
+                    li { "支援的檔案類型：PNG、JPEG、PDF 與 CSV。" }
+                    li { "系統收件後會自動辨識，每個檔案的結果（完成、待人工確認、失敗及原因）會列在本頁；讀不清楚的數值請到 " a href="/carbon/review" { "待確認" } " 確認。" }
+                }
             }
-            let of = |st: FileStatus| files.iter().filter(|g| g.batch_id == f.batch_id && g.status == st).count();
-            let total = files.iter().filter(|g| g.batch_id == f.batch_id).count();
-            body.push_str(&format!(
-                "<h2>批次 {}</h2><p>共 {total} 個檔案：完成 {}、待人工確認 {}、失敗 {}、處理中 {}</p><table><tr><th>檔案</th><th>狀態</th><th class=n>筆數</th><th>說明</th></tr>",
-                esc(&f.batch_id),
-                of(FileStatus::Done),
-                of(FileStatus::NeedsReview),
-                of(FileStatus::Failed),
-                of(FileStatus::Processing)
-            ));
-            current = Some(f.batch_id.clone());
         }
-        let tag = match f.status {
-            FileStatus::Failed => "tag bad",
-            FileStatus::NeedsReview | FileStatus::Processing => "tag warn",
-            FileStatus::Done => "tag",
-        };
-        let mut note = f.reason.clone().unwrap_or_default();
-        if f.duplicates > 0 {
-            note.push_str(&format!(" 重複單據 {} 筆（只計一次）", f.duplicates));
+        @for batch in files.chunk_by(|a, b| a.batch_id == b.batch_id) {
+            @let of = |st: FileStatus| batch.iter().filter(|g| g.status == st).count();
+            h2 { "批次 " (batch[0].batch_id) }
+            p {
+                "共 " (batch.len()) " 個檔案：完成 " (of(FileStatus::Done)) "、待人工確認 " (of(FileStatus::NeedsReview))
+                "、失敗 " (of(FileStatus::Failed)) "、處理中 " (of(FileStatus::Processing))
+            }
+            table {
+                thead { tr { th scope="col" { "檔案" } th scope="col" { "狀態" } th.n scope="col" { "筆數" } th scope="col" { "說明" } } }
+                tbody {
+                    @for f in batch {
+                        @let tag = match f.status {
+                            FileStatus::Failed => "tag bad",
+                            FileStatus::NeedsReview | FileStatus::Processing => "tag warn",
+                            FileStatus::Done => "tag",
+                        };
+                        tr {
+                            td { (f.name) }
+                            td { span class=(tag) { (f.status.label()) } }
+                            td.n { (f.activities) }
+                            td {
+                                (f.reason.as_deref().unwrap_or_default().trim())
+                                @if f.duplicates > 0 {
+                                    @if f.reason.as_deref().is_some_and(|r| !r.trim().is_empty()) { " " }
+                                    "重複單據 " (f.duplicates) " 筆（只計一次）"
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
-        body.push_str(&format!(
-            "<tr><td>{}</td><td><span class=\"{tag}\">{}</span></td><td class=n>{}</td><td>{}</td></tr>",
-            esc(&f.name),
-            f.status.label(),
-            f.activities,
-            esc(note.trim())
-        ));
     }
-    if current.is_some() {
-        body.push_str("</table>");
-    } else {
-        body.push_str("<p>尚未上傳任何檔案。</p>");
-    }
-    Ok(carbon_html("上傳批次", &body))
 }
 
 fn activity_json(a: &Activity) -> serde_json::Value {
@@ -388,7 +441,7 @@ fn activity_json(a: &Activity) -> serde_json::Value {
 
 fn describe(a: &Activity) -> String {
     let q = match (a.quantity, a.unit) {
-        (Some(q), Some(u)) => format!("{q} {}", u.as_str()),
+        (Some(q), Some(u)) => format!("{} {}", plain(q), u.as_str()),
         _ => "（未讀到用量）".into(),
     };
     let period = match (a.period_start, a.period_end) {
@@ -399,37 +452,55 @@ fn describe(a: &Activity) -> String {
     format!("{} · {} · {}", a.kind.map_or("未辨識", |k| k.label()), q, period)
 }
 
-async fn review_queue(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let all = app.activities.list_activities(&who.tax_id, None).await?;
+async fn review_queue(State(app): State<Arc<App>>, who: CarbonSession, headers: HeaderMap) -> Result<Response, AppError> {
+    let all = app.activities.list_activities(&who.claims.tax_id, None).await?;
     let queue: Vec<&Activity> = all.iter().filter(|a| a.status == ActivityStatus::NeedsReview).collect();
     if wants_json(&headers) {
         return Ok(Json(queue.iter().map(|a| activity_json(a)).collect::<Vec<_>>()).into_response());
     }
-    let mut body = String::from("<p>下列數值信心不足、檢核未通過或缺少資料，確認或修正後才會計入盤查；系統不會把讀不到的數值當成 0。</p><table><tr><th>單據</th><th>讀到的內容</th><th>原因</th><th></th></tr>");
-    for a in &queue {
-        body.push_str(&format!(
-            "<tr><td>{} 第 {} 頁</td><td>{}</td><td>{}</td><td><a href=\"/carbon/activities/{}\">確認／修正</a></td></tr>",
-            esc(a.document.rsplit('/').next().unwrap_or_default()),
-            a.page,
-            esc(&describe(a)),
-            esc(&a.issues.join("；")),
-            esc(&a.id)
-        ));
+    Ok(carbon_page(StatusCode::OK, "/carbon/review", "待人工確認", review_body(&queue)))
+}
+
+/// The review queue, or what happens next when nothing waits.
+pub fn review_body(queue: &[&Activity]) -> Markup {
+    html! {
+        @if queue.is_empty() {
+            div.notice {
+                p { "目前沒有待確認的資料。" }
+                p { "新上傳的帳單處理完成後，信心不足、檢核未通過或缺少資料的數值會列在這裡，請對照單據確認或修正；其餘數值已自動計入盤查。" }
+                p { "查看 " a href="/carbon/batches" { "上傳批次" } " 的處理結果，或回到 " a href="/carbon" { "總覽" } " 查看排放量。" }
+            }
+        } @else {
+            p { "下列數值信心不足、檢核未通過或缺少資料，確認或修正後才會計入盤查；系統不會把讀不到的數值當成 0。" }
+            table {
+                thead {
+                    tr {
+                        th scope="col" { "單據" } th scope="col" { "讀到的內容" } th scope="col" { "原因" }
+                        th scope="col" { span.visually-hidden { "操作" } }
+                    }
+                }
+                tbody {
+                    @for a in queue {
+                        tr {
+                            td { (a.document.rsplit('/').next().unwrap_or_default()) " 第 " (a.page) " 頁" }
+                            td { (describe(a)) }
+                            td { (a.issues.join("；")) }
+                            td { a href={ "/carbon/activities/" (a.id) } { "確認／修正" } }
+                        }
+                    }
+                }
+            }
+        }
     }
-    body.push_str("</table>");
-    if queue.is_empty() {
-        body.push_str("<p>目前沒有待確認的資料。</p>");
-    }
-    Ok(carbon_html("待人工確認", &body))
 }
 
 async fn load_activity(app: &App, tax: &TaxId, id: &str) -> Result<Activity, AppError> {
     app.activities.get_activity(tax, id).await?.ok_or_else(|| AppError::NotFound("找不到這筆活動數據".into()))
 }
 
-fn activity_form(a: &Activity, csrf: &str, errors: &ecosphere::domain::FieldErrors, values: Option<&Correction>) -> String {
-    let err = |f: &str| errors.0.get(f).map(|m| format!("<div class=\"error\">{}</div>", esc(m))).unwrap_or_default();
+/// The correction form of an activity: its values, or the values just posted with their errors.
+fn activity_form(a: &Activity, csrf: &str, errors: &FieldErrors, values: Option<&Correction>) -> Markup {
+    let err = |f: &str| html! { @if let Some(m) = errors.0.get(f) { div.error { (m) } } };
     let v = |f: &str, current: String| -> String {
         match values {
             Some(c) => match f {
@@ -446,76 +517,94 @@ fn activity_form(a: &Activity, csrf: &str, errors: &ecosphere::domain::FieldErro
     };
     let kind_now = values.map(|c| c.kind.clone()).unwrap_or_else(|| a.kind.map(|k| k.as_str().to_string()).unwrap_or_default());
     let unit_now = values.map(|c| c.unit.clone()).unwrap_or_else(|| a.unit.map(|u| u.as_str().to_string()).unwrap_or_default());
-    let kinds: String = ActivityKind::ALL
-        .iter()
-        .map(|k| format!("<option value=\"{}\"{}>{}</option>", k.as_str(), if kind_now == k.as_str() { " selected" } else { "" }, k.label()))
-        .collect();
-    let units: String = [Unit::Kwh, Unit::M3, Unit::Litre, Unit::Kg, Unit::PersonHour]
-        .iter()
-        .map(|u| format!("<option value=\"{}\"{}>{}</option>", u.as_str(), if unit_now == u.as_str() { " selected" } else { "" }, u.label()))
-        .collect();
     let opt = |x: Option<String>| x.unwrap_or_default();
-    format!(
-        r#"<form method="post"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="version" value="{ver}">
-<label class="field">類別 <select name="kind"><option value="">請選擇</option>{kinds}</select></label>{ek}
-<label class="field">細項（油品、冷媒種類等）<input type="text" name="detail" value="{detail}"></label>{ed}
-<label class="field">用量 <input type="text" name="quantity" value="{qty}" inputmode="decimal"></label>{eq}
-<label class="field">單位 <select name="unit"><option value="">請選擇</option>{units}</select></label>{eu}
-<label class="field">起日 <input type="text" name="period_start" value="{ps}" placeholder="2025-01-05"></label>{eps}
-<label class="field">迄日 <input type="text" name="period_end" value="{pe}" placeholder="2025-03-06"></label>{epe}
-<label class="field">電號／水號 <input type="text" name="meter_id" value="{meter}"></label>{em}
-<label class="field">金額（新臺幣）<input type="text" name="amount_ntd" value="{amount}"></label>{ea}
-<p><button type="submit" name="action" value="confirm">確認並計入</button> <button type="submit" name="action" value="reject" formnovalidate>不是能源單據，排除</button></p></form>"#,
-        csrf = esc(csrf),
-        ver = a.version,
-        detail = esc(&v("detail", opt(a.detail.clone()))),
-        qty = esc(&v("quantity", a.quantity.map(|q| q.to_string()).unwrap_or_default())),
-        ps = esc(&v("period_start", a.period_start.map(|d| d.to_string()).unwrap_or_default())),
-        pe = esc(&v("period_end", a.period_end.map(|d| d.to_string()).unwrap_or_default())),
-        meter = esc(&v("meter_id", opt(a.meter_id.clone()))),
-        amount = esc(&v("amount_ntd", a.amount_ntd.map(|q| q.to_string()).unwrap_or_default())),
-        ek = err("kind"),
-        ed = err("detail"),
-        eq = err("quantity"),
-        eu = err("unit"),
-        eps = err("period_start"),
-        epe = err("period_end"),
-        em = err("meter_id"),
-        ea = err("amount_ntd"),
-    )
+    html! {
+        form method="post" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="version" value=(a.version);
+            label.field {
+                "類別 "
+                select name="kind" {
+                    option value="" { "請選擇" }
+                    @for k in ActivityKind::ALL {
+                        option value=(k.as_str()) selected[kind_now == k.as_str()] { (k.label()) }
+                    }
+                }
+            }
+            (err("kind"))
+            label.field { "細項（油品、冷媒種類等）" input type="text" name="detail" value=(v("detail", opt(a.detail.clone()))); }
+            (err("detail"))
+            label.field { "用量 " input type="text" name="quantity" value=(v("quantity", a.quantity.map(plain).unwrap_or_default())) inputmode="decimal"; }
+            (err("quantity"))
+            label.field {
+                "單位 "
+                select name="unit" {
+                    option value="" { "請選擇" }
+                    @for u in [Unit::Kwh, Unit::M3, Unit::Litre, Unit::Kg, Unit::PersonHour] {
+                        option value=(u.as_str()) selected[unit_now == u.as_str()] { (u.label()) }
+                    }
+                }
+            }
+            (err("unit"))
+            label.field { "起日 " input type="text" name="period_start" value=(v("period_start", a.period_start.map(|d| d.to_string()).unwrap_or_default())) placeholder="2025-01-05"; }
+            (err("period_start"))
+            label.field { "迄日 " input type="text" name="period_end" value=(v("period_end", a.period_end.map(|d| d.to_string()).unwrap_or_default())) placeholder="2025-03-06"; }
+            (err("period_end"))
+            label.field { "電號／水號 " input type="text" name="meter_id" value=(v("meter_id", opt(a.meter_id.clone()))); }
+            (err("meter_id"))
+            label.field { "金額（新臺幣）" input type="text" name="amount_ntd" value=(v("amount_ntd", a.amount_ntd.map(plain).unwrap_or_default())); }
+            (err("amount_ntd"))
+            p {
+                button type="submit" name="action" value="confirm" { "確認並計入" } " "
+                button type="submit" name="action" value="reject" formnovalidate { "不是能源單據，排除" }
+            }
+        }
+    }
 }
 
-fn activity_body(a: &Activity, form: &str) -> String {
-    let evidence = if a.document.to_lowercase().ends_with(".pdf") || a.document.to_lowercase().ends_with(".csv") {
-        format!("<p><a href=\"/carbon/evidence/{}\">開啟原始檔案</a>（第 {} 頁／列）</p>", esc(&a.id), a.page)
-    } else {
-        format!("<img src=\"/carbon/evidence/{}\" alt=\"單據影像\">", esc(&a.id))
-    };
-    format!(
-        r#"<p>狀態：<span class="tag warn">{st}</span> 讀取方式：{method}，信心 {conf:.0}%</p>{issues}
-<div class="evidence"><div><h2>單據</h2>{evidence}<p>{doc}</p></div><div><h2>讀到的數值</h2>{form}</div></div>"#,
-        st = a.status.label(),
-        method = esc(a.method.as_str()),
-        conf = a.confidence * 100.0,
-        issues = if a.issues.is_empty() { String::new() } else { format!("<div class=\"alert\">{}</div>", esc(&a.issues.join("；"))) },
-        doc = esc(&a.document),
-    )
+/// The evidence beside the correction form.
+fn activity_body(a: &Activity, form: Markup) -> Markup {
+    let doc = a.document.to_lowercase();
+    html! {
+        p {
+            "狀態：" span.tag.warn { (a.status.label()) }
+            " 讀取方式：" (a.method.as_str()) "，信心 " (fmt_num(f64::from(a.confidence) * 100.0, 0)) "%"
+        }
+        @if !a.issues.is_empty() { div.alert { (a.issues.join("；")) } }
+        div.evidence {
+            div {
+                h2 { "單據" }
+                @if doc.ends_with(".pdf") || doc.ends_with(".csv") {
+                    p { a href={ "/carbon/evidence/" (a.id) } { "開啟原始檔案" } "（第 " (a.page) " 頁／列）" }
+                } @else {
+                    img src={ "/carbon/evidence/" (a.id) } alt="單據影像";
+                }
+                p { (a.document) }
+            }
+            div {
+                h2 { "讀到的數值" }
+                (form)
+            }
+        }
+    }
 }
 
-async fn activity_page(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let a = load_activity(&app, &who.tax_id, &id).await?;
+async fn activity_page(State(app): State<Arc<App>>, who: CarbonSession, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, AppError> {
+    let a = load_activity(&app, &who.claims.tax_id, &id).await?;
     if wants_json(&headers) {
         return Ok(Json(activity_json(&a)).into_response());
     }
-    let form = activity_form(&a, &csrf_token(&headers), &Default::default(), None);
-    Ok(carbon_html("確認活動數據", &activity_body(&a, &form)))
+    let form = activity_form(&a, &who.csrf, &Default::default(), None);
+    Ok(carbon_page(StatusCode::OK, "/carbon/activities", "確認活動數據", activity_body(&a, form)))
 }
 
-async fn activity_post(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>, Form(raw): Form) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    check_csrf(&headers, raw.first("csrf"))?;
-    let a = load_activity(&app, &who.tax_id, &id).await?;
+async fn activity_post(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Guarded { session: who, form: raw }: Guarded<CarbonSession>,
+) -> Result<Response, AppError> {
+    let a = load_activity(&app, &who.claims.tax_id, &id).await?;
     // The optimistic lock is never skipped: a missing or malformed version is refused.
     let expected: u32 = raw
         .first("version")
@@ -527,7 +616,7 @@ async fn activity_post(State(app): State<Arc<App>>, headers: HeaderMap, Path(id)
     match raw.first("action").unwrap_or("confirm") {
         "reject" => {
             b.status = ActivityStatus::Rejected;
-            b.confirmed_by = Some(who.email.clone());
+            b.confirmed_by = Some(who.claims.email.clone());
             b.updated_at = now;
         }
         "confirm" => {
@@ -542,12 +631,10 @@ async fn activity_post(State(app): State<Arc<App>>, headers: HeaderMap, Path(id)
                 amount_ntd: raw.first("amount_ntd").unwrap_or_default().into(),
                 version: raw.first("version").unwrap_or_default().into(),
             };
-            if let Err(e) = c.apply(&mut b, &who.email, &now) {
+            if let Err(e) = c.apply(&mut b, &who.claims.email, &now) {
                 if let (AppError::Validation(errors), false) = (&e, wants_json(&headers)) {
-                    let form = activity_form(&a, &csrf_token(&headers), errors, Some(&c));
-                    let mut resp = carbon_html("確認活動數據", &activity_body(&a, &form));
-                    *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-                    return Ok(resp);
+                    let form = activity_form(&a, &who.csrf, errors, Some(&c));
+                    return Ok(carbon_page(StatusCode::UNPROCESSABLE_ENTITY, "/carbon/activities", "確認活動數據", activity_body(&a, form)));
                 }
                 return Err(e);
             }
@@ -562,11 +649,10 @@ async fn activity_post(State(app): State<Arc<App>>, headers: HeaderMap, Path(id)
     Ok(Redirect::to("/carbon/review").into_response())
 }
 
-async fn evidence(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let a = load_activity(&app, &who.tax_id, &id).await?;
+async fn evidence(State(app): State<Arc<App>>, who: CarbonSession, Path(id): Path<String>) -> Result<Response, AppError> {
+    let a = load_activity(&app, &who.claims.tax_id, &id).await?;
     // The document key is under the company's own prefix (checked again, defence in depth).
-    if !a.document.starts_with(&format!("drop/{}/", who.tax_id)) {
+    if !a.document.starts_with(&format!("drop/{}/", who.claims.tax_id)) {
         return Err(AppError::NotFound("找不到單據".into()));
     }
     let key = ecosphere::ports::BlobKey::parse(&a.document).ok_or_else(|| AppError::NotFound("找不到單據".into()))?;
@@ -583,45 +669,77 @@ async fn evidence(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Pat
     Ok(resp)
 }
 
-async fn inventory_page(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let year = pick_year(&app, &who.tax_id, &q).await?;
-    let s = company_summary(&app, &who.tax_id, year).await?;
+async fn inventory_page(State(app): State<Arc<App>>, who: CarbonSession, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
+    let tax = &who.claims.tax_id;
+    let year = pick_year(&app, tax, &q).await?;
+    let s = company_summary(&app, tax, year).await?;
     if wants_json(&headers) {
         return Ok(Json(serde_json::json!({ "year": year, "sources": s.sources, "total_kg_co2e": s.total_kg_co2e })).into_response());
     }
-    let mut body = format!(
-        "{}<p>依環境部溫室氣體盤查表單格式（排放源鑑別與排放量計算）列出，單位：活動數據依其單位，排放量 kg。</p><table><tr><th>範疇</th><th>類別</th><th>排放源</th><th class=n>活動數據</th><th>單位</th><th class=n>CO2</th><th class=n>CH4</th><th class=n>N2O</th><th class=n>其他(CO2e)</th><th class=n>CO2e</th><th class=n>占比</th><th>單據數</th><th>係數</th></tr>",
-        year_links(year, "/carbon/inventory")
-    );
-    for r in &s.sources {
-        let flags = format!(
-            "{}{}",
-            if r.provisional { r#" <span class="tag warn">暫用</span>"# } else { "" },
-            if r.unverified { r#" <span class="tag warn">未查證</span>"# } else { "" }
-        );
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}{flags}</td><td class=n>{:.2}</td><td>{}</td><td class=n>{:.2}</td><td class=n>{:.4}</td><td class=n>{:.4}</td><td class=n>{:.2}</td><td class=n>{:.2}</td><td class=n>{}</td><td>{}</td><td>{}</td></tr>",
-            r.scope,
-            r.category,
-            esc(&r.label),
-            r.quantity,
-            r.unit.as_str(),
-            r.co2_kg,
-            r.ch4_kg,
-            r.n2o_kg,
-            r.other_kg_co2e,
-            r.kg_co2e,
-            pct(r.kg_co2e, s.total_kg_co2e),
-            r.documents,
-            esc(&r.factor_refs.join(", "))
-        ));
+    Ok(carbon_page(StatusCode::OK, "/carbon/inventory", "溫室氣體盤查清冊", inventory_body(tax.as_str(), year, &s)))
+}
+
+/// The inventory table of a year (MOENV's layout), or what to do when it has no sources.
+pub fn inventory_body(tax: &str, year: i32, s: &Summary) -> Markup {
+    html! {
+        (year_links(year, "/carbon/inventory"))
+        @if s.sources.is_empty() {
+            div.notice {
+                p { (year) " 年的盤查清冊目前沒有排放源。" }
+                @if s.needs_review > 0 {
+                    p { "有 " (s.needs_review) " 筆資料等待人工確認，確認後會列入清冊：" a href="/carbon/review" { "前往待確認" } }
+                }
+                p {
+                    "將此年度的帳單放入 " (drop_folder(tax)) "（支援 PNG、JPEG、PDF 與 CSV），系統辨識並計算後，排放源會依環境部盤查表單格式列在這裡。處理結果見 "
+                    a href="/carbon/batches" { "上傳批次" } "。"
+                }
+            }
+        } @else {
+            p { "依環境部溫室氣體盤查表單格式（排放源鑑別與排放量計算）列出，單位：活動數據依其單位，排放量 kg。" }
+            div.table-scroll {
+                table {
+                    thead {
+                        tr {
+                            th scope="col" { "範疇" } th scope="col" { "類別" } th scope="col" { "排放源" } th.n scope="col" { "活動數據" }
+                            th scope="col" { "單位" } th.n scope="col" { "CO2" } th.n scope="col" { "CH4" } th.n scope="col" { "N2O" }
+                            th.n scope="col" { "其他(CO2e)" } th.n scope="col" { "CO2e" } th.n scope="col" { "占比" } th scope="col" { "單據數" } th scope="col" { "係數" }
+                        }
+                    }
+                    tbody {
+                        @for r in &s.sources {
+                            tr {
+                                td { (r.scope) }
+                                td { (r.category) }
+                                td {
+                                    (r.label)
+                                    @if r.provisional { " " span.tag.warn { "暫用" } }
+                                    @if r.unverified { " " span.tag.warn { "未查證" } }
+                                }
+                                td.n { (fmt_num(r.quantity, 2)) }
+                                td { (r.unit.as_str()) }
+                                td.n { (fmt_kg(r.co2_kg)) }
+                                td.n { (fmt_num(r.ch4_kg, 4)) }
+                                td.n { (fmt_num(r.n2o_kg, 4)) }
+                                td.n { (fmt_kg(r.other_kg_co2e)) }
+                                td.n { (fmt_kg(r.kg_co2e)) }
+                                td.n { (share_text(r.kg_co2e, s.total_kg_co2e)) }
+                                td { (r.documents) }
+                                td { (r.factor_refs.join(", ")) }
+                            }
+                        }
+                    }
+                    tfoot {
+                        tr {
+                            th scope="row" colspan="9" { "合計" }
+                            td.n { (fmt_kg(s.total_kg_co2e)) }
+                            td.n { "100%" }
+                            td colspan="2" {}
+                        }
+                    }
+                }
+            }
+        }
     }
-    body.push_str(&format!(
-        "<tr><th colspan=9>合計</th><th class=n>{:.2}</th><th class=n>100%</th><th colspan=2></th></tr></table>",
-        s.total_kg_co2e
-    ));
-    Ok(carbon_html("溫室氣體盤查清冊", &body))
 }
 
 async fn report_inputs(app: &App, who: &SsoClaims, q: &YearQuery) -> Result<ecosphere::report::ReportModel, AppError> {
@@ -631,9 +749,8 @@ async fn report_inputs(app: &App, who: &SsoClaims, q: &YearQuery) -> Result<ecos
     Ok(report_model::build(&s, &company, app.calculate.library(), app.clock.now()))
 }
 
-async fn report_page(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let model = report_inputs(&app, &who, &q).await?;
+async fn report_page(State(app): State<Arc<App>>, who: CarbonSession, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
+    let model = report_inputs(&app, &who.claims, &q).await?;
     if wants_json(&headers) {
         return Ok(Json(&model).into_response());
     }
@@ -653,18 +770,17 @@ fn download(bytes: Vec<u8>, content_type: &'static str, filename: String) -> Res
     resp
 }
 
-async fn report_pdf(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let model = report_inputs(&app, &who, &q).await?;
+async fn report_pdf(State(app): State<Arc<App>>, who: CarbonSession, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
+    let model = report_inputs(&app, &who.claims, &q).await?;
     let pdf = ecosphere::report::report_pdf(&model).map_err(|e| AppError::internal(format!("report PDF: {e}")))?;
-    Ok(download(pdf, "application/pdf", format!("carbon-report-{}-{}.pdf", who.tax_id, model.year)))
+    Ok(download(pdf, "application/pdf", format!("carbon-report-{}-{}.pdf", who.claims.tax_id, model.year)))
 }
 
-async fn export_csv(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let year = pick_year(&app, &who.tax_id, &q).await?;
-    let lines = app.activities.list_emissions(&who.tax_id, Some(year)).await?;
-    Ok(download(emissions_csv(&lines).into_bytes(), "text/csv; charset=utf-8", format!("emissions-{}-{year}.csv", who.tax_id)))
+async fn export_csv(State(app): State<Arc<App>>, who: CarbonSession, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
+    let tax = &who.claims.tax_id;
+    let year = pick_year(&app, tax, &q).await?;
+    let lines = app.activities.list_emissions(tax, Some(year)).await?;
+    Ok(download(emissions_csv(&lines).into_bytes(), "text/csv; charset=utf-8", format!("emissions-{tax}-{year}.csv")))
 }
 
 /// The export document of a company (and year): the same JSON as the `export` subcommand.
@@ -675,57 +791,77 @@ pub async fn export(app: &App, tax: &TaxId, year: Option<i32>) -> Result<serde_j
     Ok(export_document(&files, &activities, &lines))
 }
 
-async fn export_json(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let year = pick_year(&app, &who.tax_id, &q).await?;
-    let doc = export(&app, &who.tax_id, Some(year)).await?;
+async fn export_json(State(app): State<Arc<App>>, who: CarbonSession, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
+    let tax = &who.claims.tax_id;
+    let year = pick_year(&app, tax, &q).await?;
+    let doc = export(&app, tax, Some(year)).await?;
     let mut resp = Json(doc).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     Ok(resp)
 }
 
-async fn factors_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, AppError> {
-    session(&app, &headers).await?;
+async fn factors_page(State(app): State<Arc<App>>, _who: CarbonSession, headers: HeaderMap) -> Result<Response, AppError> {
     let entries = app.calculate.library().entries();
     if wants_json(&headers) {
         return Ok(Json(serde_json::json!({ "fingerprint": app.calculate.library().fingerprint(), "factors": entries,
             "crosswalk": ecosphere::factors::CROSSWALK.iter().map(|r| serde_json::json!({ "item": r.item_zh, "description": r.description_zh,
                 "scope": r.scope, "iso_category": r.iso_category, "ghg_protocol": r.ghg_protocol, "note": r.note_zh })).collect::<Vec<_>>() })).into_response());
     }
-    let mut body = String::from("<table><tr><th>係數</th><th>版本</th><th class=n>數值</th><th>單位</th><th>來源</th><th>公告日</th><th>適用期間</th><th>狀態</th></tr>");
-    for e in &entries {
-        let status = match e.status {
-            ecosphere::factors::FactorStatus::Official => "已查證".to_string(),
-            ecosphere::factors::FactorStatus::Unverified => "<span class=\"tag warn\">未查證</span>".to_string(),
-        };
-        body.push_str(&format!(
-            "<tr><td>{} <small>{}</small></td><td>{}</td><td class=n>{}</td><td>{}</td><td>{} {}{}</td><td>{}</td><td>{}</td><td>{status}</td></tr>",
-            esc(&e.label),
-            esc(&e.id),
-            esc(&e.version),
-            e.value,
-            esc(&e.unit),
-            esc(&e.source.publisher),
-            esc(&e.source.title),
-            e.source.reference.as_deref().map(|r| format!(" {}", esc(r))).unwrap_or_default(),
-            esc(&e.published),
-            esc(&e.valid_period),
-        ));
+    Ok(carbon_page(StatusCode::OK, "/carbon/factors", "排放係數與對照", factors_body(&entries)))
+}
+
+/// The factor library and the scope/category crosswalk.
+fn factors_body(entries: &[FactorView]) -> Markup {
+    html! {
+        div.table-scroll {
+            table {
+                thead {
+                    tr {
+                        th scope="col" { "係數" } th scope="col" { "版本" } th.n scope="col" { "數值" } th scope="col" { "單位" }
+                        th scope="col" { "來源" } th scope="col" { "公告日" } th scope="col" { "適用期間" } th scope="col" { "狀態" }
+                    }
+                }
+                tbody {
+                    @for e in entries {
+                        tr {
+                            td { (e.label) " " small { (e.id) } }
+                            td { (e.version) }
+                            td.n { (plain(e.value)) }
+                            td { (e.unit) }
+                            td { (e.source.publisher) " " (e.source.title) @if let Some(r) = &e.source.reference { " " (r) } }
+                            td { (e.published) }
+                            td { (e.valid_period) }
+                            td {
+                                @match e.status {
+                                    ecosphere::factors::FactorStatus::Official => { "已查證" }
+                                    ecosphere::factors::FactorStatus::Unverified => span.tag.warn { "未查證" },
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "範疇與類別對照（ISO 14064-1:2018 與 GHG Protocol）" }
+        div.table-scroll {
+            table {
+                thead {
+                    tr {
+                        th scope="col" { "項目" } th scope="col" { "內容" } th scope="col" { "範疇" }
+                        th scope="col" { "ISO 類別" } th scope="col" { "GHG Protocol" } th scope="col" { "說明" }
+                    }
+                }
+                tbody {
+                    @for r in ecosphere::factors::CROSSWALK {
+                        tr {
+                            td { (r.item_zh) } td { (r.description_zh) } td { (scope_label(r.scope)) }
+                            td { (category_label(r.iso_category)) } td { (r.ghg_protocol) } td { (r.note_zh) }
+                        }
+                    }
+                }
+            }
+        }
     }
-    body.push_str("</table><h2>範疇與類別對照（ISO 14064-1:2018 與 GHG Protocol）</h2><table><tr><th>項目</th><th>內容</th><th>範疇</th><th>ISO 類別</th><th>GHG Protocol</th><th>說明</th></tr>");
-    for r in ecosphere::factors::CROSSWALK {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(r.item_zh),
-            esc(r.description_zh),
-            esc(scope_label(r.scope)),
-            esc(category_label(r.iso_category)),
-            esc(r.ghg_protocol),
-            esc(r.note_zh)
-        ));
-    }
-    body.push_str("</table>");
-    Ok(carbon_html("排放係數與對照", &body))
 }
 
 /// The company's name as approved.
@@ -752,9 +888,8 @@ async fn issue_statement(app: &App, who: &SsoClaims, q: &YearQuery) -> Result<(e
     Ok((record, doc))
 }
 
-async fn statement_json(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let (record, doc) = issue_statement(&app, &who, &q).await?;
+async fn statement_json(State(app): State<Arc<App>>, who: CarbonSession, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
+    let (record, doc) = issue_statement(&app, &who.claims, &q).await?;
     let mut resp = Json(doc).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}.json\"", record.id)) {
@@ -763,9 +898,8 @@ async fn statement_json(State(app): State<Arc<App>>, headers: HeaderMap, Query(q
     Ok(resp)
 }
 
-async fn statement_pdf(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
-    let who = session(&app, &headers).await?;
-    let (record, doc) = issue_statement(&app, &who, &q).await?;
+async fn statement_pdf(State(app): State<Arc<App>>, who: CarbonSession, Query(q): Query<YearQuery>) -> Result<Response, AppError> {
+    let (record, doc) = issue_statement(&app, &who.claims, &q).await?;
     let pdf = ecosphere::statement::pdf::statement_pdf(&doc).map_err(|e| AppError::internal(format!("statement PDF: {e}")))?;
     Ok(download(pdf, "application/pdf", format!("carbon-statement-{}.pdf", record.id)))
 }
@@ -814,79 +948,225 @@ async fn verify_page(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): 
         return Ok(Json(public).into_response());
     }
     let (class, explain) = match &status {
-        Status::Valid => ("ok", "此憑證由碳星雲簽發，內容與簽發時相同，且其數據與平台目前的盤查結果一致。".to_string()),
+        Status::Valid => ("ok", html! { "此憑證由碳星雲簽發，內容與簽發時相同，且其數據與平台目前的盤查結果一致。" }),
         Status::Superseded { by: Some(by) } => (
             "warn",
-            format!("此憑證的數據已重新計算，已由較新的憑證 <a href=\"/verify/{0}\">{0}</a> 取代。請以新憑證為準。", esc(by)),
+            html! { "此憑證的數據已重新計算，已由較新的憑證 " a href={ "/verify/" (by) } { (by) } " 取代。請以新憑證為準。" },
         ),
-        Status::Superseded { by: None } => ("warn", "此憑證簽發後，該年度的數據已更正或依新公告係數重新計算；請向公司索取新版憑證。".to_string()),
-        Status::Revoked { reason } => ("bad", format!("此憑證已撤銷：{}", esc(reason))),
+        Status::Superseded { by: None } => ("warn", html! { "此憑證簽發後，該年度的數據已更正或依新公告係數重新計算；請向公司索取新版憑證。" }),
+        Status::Revoked { reason } => ("bad", html! { "此憑證已撤銷：" (reason) }),
     };
     let f = &doc["figures"];
-    let mut rows = String::new();
+    let mut rows: Vec<(&str, f64)> = Vec::new();
     for x in f["by_scope"].as_array().into_iter().flatten() {
-        let kg_v = x["kg_co2e"].as_f64().unwrap_or(0.0);
-        rows.push_str(&format!("<tr><td>{}</td><td class=\"n\">{}</td></tr>", esc(scope_label(x["scope"].as_u64().unwrap_or(0) as u8)), esc(&ecosphere::report::model::fmt_kg(kg_v))));
+        rows.push((scope_label(x["scope"].as_u64().unwrap_or(0) as u8), x["kg_co2e"].as_f64().unwrap_or(0.0)));
     }
     for x in f["by_category"].as_array().into_iter().flatten() {
         let kg_v = x["kg_co2e"].as_f64().unwrap_or(0.0);
         if kg_v != 0.0 {
-            rows.push_str(&format!("<tr><td>{}</td><td class=\"n\">{}</td></tr>", esc(category_label(x["category"].as_u64().unwrap_or(0) as u8)), esc(&ecosphere::report::model::fmt_kg(kg_v))));
+            rows.push((category_label(x["category"].as_u64().unwrap_or(0) as u8), kg_v));
         }
     }
-    let mut ev = String::new();
-    for e in public["evidence"].as_array().into_iter().flatten() {
-        let period = match (e["period_start"].as_str(), e["period_end"].as_str()) {
-            (Some(a), Some(b)) => format!("{a}～{b}"),
-            _ => "—".into(),
-        };
-        ev.push_str(&format!(
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            esc(e["kind"].as_str().unwrap_or("—")),
-            esc(e["document_sha256"].as_str().unwrap_or("（單據已不在保存期限內）")),
-            esc(&period)
-        ));
-    }
     let total = f["total_kg_co2e"].as_f64().unwrap_or(0.0);
-    let body = format!(
-        r#"{STYLE}<h1>碳排放查核參考憑證查驗</h1>
-<p class="status {class}"><strong>狀態：{label}</strong></p><p>{explain}</p>
-<table><tbody>
-<tr><th>憑證編號</th><td><code>{id}</code></td></tr>
-<tr><th>公司名稱</th><td>{name}</td></tr>
-<tr><th>統一編號</th><td>{tax}</td></tr>
-<tr><th>盤查年度</th><td>{year}</td></tr>
-<tr><th>簽發時間（UTC）</th><td>{issued}</td></tr>
-<tr><th>製表人</th><td>{prep}</td></tr>
-<tr><th>排放總量</th><td>{t} 公噸CO2e（{kg} kgCO2e）</td></tr>
-<tr><th>PCAF 資料品質分數</th><td>{pcaf}</td></tr>
-<tr><th>數據雜湊值</th><td><code>{digest}</code></td></tr>
-</tbody></table>
-<h2>範疇與類別（kgCO2e）</h2><table><tbody>{rows}</tbody></table>
-<h2>單據雜湊值（SHA-256）</h2><p>將您收到的單據檔案計算 SHA-256，應與下列其中一筆相同。</p>
-<table><thead><tr><th>類型</th><th>SHA-256</th><th>期間</th></tr></thead><tbody>{ev}</tbody></table>
-<p>簽章公開金鑰：<a href="/.well-known/statement-keys.json">/.well-known/statement-keys.json</a>（JWKS）。離線查驗：<code>ecosphere verify 憑證.pdf</code>。</p>"#,
-        label = esc(status.label()),
-        id = esc(&record.id),
-        name = esc(public["firm"]["name"].as_str().unwrap_or_default()),
-        tax = esc(public["firm"]["tax_id"].as_str().unwrap_or_default()),
-        year = esc(&public["year"].to_string()),
-        issued = esc(public["issued_at"].as_str().unwrap_or_default()),
-        prep = esc(public["prepared_by"].as_str().unwrap_or_default()),
-        t = esc(&ecosphere::report::model::fmt_tonnes(total)),
-        kg = esc(&ecosphere::report::model::fmt_kg(total)),
-        pcaf = esc(&public["pcaf_weighted_score"].as_f64().map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())),
-        digest = esc(public["inventory_sha256"].as_str().unwrap_or_default()),
-    );
-    Ok(html(StatusCode::OK, "碳排放查核參考憑證查驗", &body))
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let body = html! {
+        h1 { "碳排放查核參考憑證查驗" }
+        p class={ "verdict " (class) } { strong { "狀態：" (status.label()) } }
+        p { (explain) }
+        table {
+            tbody {
+                tr { th scope="row" { "憑證編號" } td { code { (record.id) } } }
+                tr { th scope="row" { "公司名稱" } td { (text(&public["firm"]["name"])) } }
+                tr { th scope="row" { "統一編號" } td { (text(&public["firm"]["tax_id"])) } }
+                tr { th scope="row" { "盤查年度" } td { (public["year"].to_string()) } }
+                tr { th scope="row" { "簽發時間（UTC）" } td { (text(&public["issued_at"])) } }
+                tr { th scope="row" { "製表人" } td { (text(&public["prepared_by"])) } }
+                tr { th scope="row" { "排放總量" } td { (fmt_tonnes(total)) " 公噸CO2e（" (fmt_kg(total)) " kgCO2e）" } }
+                tr { th scope="row" { "PCAF 資料品質分數" } td { (public["pcaf_weighted_score"].as_f64().map(|v| fmt_num(v, 1)).unwrap_or_else(|| "—".into())) } }
+                tr { th scope="row" { "數據雜湊值" } td { code { (text(&public["inventory_sha256"])) } } }
+            }
+        }
+        h2 { "範疇與類別（kgCO2e）" }
+        table {
+            thead { tr { th scope="col" { "範疇／類別" } th.n scope="col" { "kgCO2e" } } }
+            tbody {
+                @for (label, v) in &rows { tr { th scope="row" { (label) } td.n { (fmt_kg(*v)) } } }
+            }
+        }
+        h2 { "單據雜湊值（SHA-256）" }
+        p { "將您收到的單據檔案計算 SHA-256，應與下列其中一筆相同。" }
+        table {
+            thead { tr { th scope="col" { "類型" } th scope="col" { "SHA-256" } th scope="col" { "期間" } } }
+            tbody {
+                @for e in public["evidence"].as_array().into_iter().flatten() {
+                    tr {
+                        td { (e["kind"].as_str().unwrap_or("—")) }
+                        td { code { (e["document_sha256"].as_str().unwrap_or("（單據已不在保存期限內）")) } }
+                        td {
+                            @match (e["period_start"].as_str(), e["period_end"].as_str()) {
+                                (Some(a), Some(b)) => { (a) "～" (b) }
+                                _ => { "—" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p {
+            "簽章公開金鑰：" a href="/.well-known/statement-keys.json" { "/.well-known/statement-keys.json" } "（JWKS）。離線查驗："
+            code { "ecosphere verify 憑證.pdf" } "。"
+        }
+    };
+    Ok(render(StatusCode::OK, Area::Public, "碳排放查核參考憑證查驗", body))
 }
 
 /// Ends the carbon session (the portal session stays) and clears its cookie.
-async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(raw): Form) -> Result<Response, AppError> {
-    session(&app, &headers).await?;
-    check_csrf(&headers, raw.first("csrf"))?;
-    ecosphere::web::CarbonSession::from_headers(&app, &headers).await?.end(&app).await?;
+async fn logout(State(app): State<Arc<App>>, Guarded { session, .. }: Guarded<CarbonSession>) -> Result<Response, AppError> {
+    session.end(&app).await?;
     let mut resp = Redirect::to("/portal").into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, ecosphere::web::session::clear_cookie(&app, ecosphere::web::session::CARBON_COOKIE));
+    resp.headers_mut().insert(header::SET_COOKIE, clear_cookie(&app, CARBON_COOKIE));
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ecosphere::domain::ExtractionMethod;
+
+    const XSS: &str = "<img src=x onerror=alert(1)>";
+
+    fn file(batch: &str, name: &str, status: FileStatus, reason: Option<&str>) -> FileRecord {
+        FileRecord {
+            tax_id: "22099131".into(),
+            batch_id: batch.into(),
+            key: format!("drop/22099131/{batch}/{name}"),
+            blob_key: String::new(),
+            name: name.into(),
+            version: "1".into(),
+            size: 10,
+            status,
+            file_type: None,
+            method: None,
+            reason: reason.map(Into::into),
+            activities: 0,
+            needs_review: 0,
+            duplicates: 1,
+            received_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn activity(detail: &str) -> Activity {
+        Activity {
+            id: "act-1".into(),
+            tax_id: "22099131".into(),
+            batch_id: "b1".into(),
+            document: format!("drop/22099131/b1/{XSS}.png"),
+            page: 1,
+            kind: Some(ActivityKind::ALL[0]),
+            detail: Some(detail.into()),
+            quantity: Some(-0.0),
+            unit: Some(Unit::Litre),
+            period_start: None,
+            period_end: None,
+            meter_id: None,
+            invoice_number: None,
+            amount_ntd: None,
+            unit_price: None,
+            confidence: 0.4,
+            method: ExtractionMethod::Csv,
+            status: ActivityStatus::NeedsReview,
+            issues: vec![format!("缺少用量 {XSS}")],
+            dedupe_key: None,
+            duplicate_of: None,
+            version: 3,
+            updated_at: String::new(),
+            confirmed_by: None,
+        }
+    }
+
+    fn no_raw_markup(page: &str) {
+        assert!(!page.contains("<img src=x"), "{page}");
+        assert!(!page.contains("<script"), "{page}");
+    }
+
+    #[test]
+    fn the_batch_page_escapes_file_names_and_reasons() {
+        let files = vec![
+            file("2025-Q1", &format!("{XSS}.csv"), FileStatus::Failed, Some("<script>alert(2)</script>")),
+            file("2025-Q1", "ok.pdf", FileStatus::Done, None),
+            file(&format!("{XSS}批次"), "b.png", FileStatus::NeedsReview, None),
+        ];
+        let page = batches_body("22099131", "tesseract", &files).into_string();
+        no_raw_markup(&page);
+        assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;.csv"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(2)&lt;/script&gt; 重複單據 1 筆（只計一次）"), "{page}");
+        assert_eq!(page.matches("<table>").count(), 2, "one table per batch: {page}");
+        assert_eq!(page.matches("<thead>").count(), 2);
+        assert!(page.contains("共 2 個檔案：完成 1、待人工確認 0、失敗 1、處理中 0"), "{page}");
+        assert!(!page.contains("尚未上傳任何檔案"));
+    }
+
+    #[test]
+    fn the_review_queue_and_form_escape_what_was_read() {
+        let a = activity(&format!("{XSS}\"' onfocus=alert(3)"));
+        let page = review_body(&[&a]).into_string();
+        no_raw_markup(&page);
+        assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;.png 第 1 頁"), "{page}");
+        assert!(page.contains("缺少用量 &lt;img"), "{page}");
+        assert!(page.contains("href=\"/carbon/activities/act-1\""));
+        assert!(!page.contains("-0 L"), "a read -0 is shown as 0: {page}");
+        let form = activity_body(&a, activity_form(&a, "tok\"en", &Default::default(), None)).into_string();
+        no_raw_markup(&form);
+        assert!(form.contains("value=\"&lt;img src=x onerror=alert(1)&gt;&quot;' onfocus=alert(3)\""), "{form}");
+        assert!(form.contains("name=\"csrf\" value=\"tok&quot;en\""), "{form}");
+        assert!(form.contains("name=\"version\" value=\"3\""), "{form}");
+        assert!(form.contains("name=\"quantity\" value=\"0\""), "{form}");
+        let mut errors = FieldErrors::default();
+        errors.0.insert("quantity".into(), format!("用量須為 0 以上的數字 {XSS}"));
+        let again = activity_form(&a, "t", &errors, None).into_string();
+        assert!(again.contains("<div class=\"error\">用量須為 0 以上的數字 &lt;img"), "{again}");
+    }
+
+    #[test]
+    fn empty_pages_say_what_to_do_next() {
+        let s = summarize("22099131", 2025, &[], &[], &[]);
+        let d = Dashboard { name: XSS, tax: "22099131", year: 2025, csrf: "t", files: 0, failed: 0 };
+        let page = dashboard_body(&d, &s).into_string();
+        no_raw_markup(&page);
+        assert!(page.contains("<code>drop/22099131/批次名稱/</code>") && page.contains("PNG、JPEG、PDF 與 CSV"), "{page}");
+        assert!(page.contains("href=\"/carbon/batches\">上傳批次</a>"), "{page}");
+        assert!(!page.contains("<table") && !page.contains("<svg") && !page.contains("0.00"), "no tables of zeros: {page}");
+        assert!(page.contains("action=\"/carbon/logout\"") && page.contains("name=\"csrf\" value=\"t\""));
+        let review = review_body(&[]).into_string();
+        assert!(review.contains("目前沒有待確認的資料") && !review.contains("<table"), "{review}");
+        let inventory = inventory_body("22099131", 2025, &s).into_string();
+        assert!(inventory.contains("2025 年的盤查清冊目前沒有排放源") && !inventory.contains("<table"), "{inventory}");
+        let batches = batches_body("22099131", "tesseract", &[]).into_string();
+        assert!(batches.contains("尚未上傳任何檔案") && batches.contains("drop/22099131/批次名稱/") && !batches.contains("<table"), "{batches}");
+        // Files exist, but not for this year.
+        let d = Dashboard { files: 3, ..d };
+        let page = dashboard_body(&d, &s).into_string();
+        assert!(page.contains("2025 年尚無已計算的排放量") && !page.contains("<table"), "{page}");
+        assert!(!page.contains("-0"), "{page}");
+    }
+
+    #[test]
+    fn figures_never_show_a_negative_zero() {
+        let mut s = summarize("22099131", 2025, &[], &[], &[]);
+        s.total_kg_co2e = -0.0;
+        s.by_scope = vec![(1, -0.0), (2, -0.0001), (3, 0.0)];
+        s.by_category = vec![(1, -0.0)];
+        for m in &mut s.monthly {
+            m.by_scope = [-0.0, -0.001, 0.0];
+            m.total = -0.0;
+        }
+        let page = dashboard_figures(2025, &s).into_string();
+        for bad in ["-0.00", "-0.0%", ">-0<"] {
+            assert!(!page.contains(bad), "{bad} in {page}");
+        }
+        assert!(!page.contains("<table><table"));
+        let inventory = inventory_body("22099131", 2025, &s).into_string();
+        assert!(!inventory.contains("-0."), "{inventory}");
+    }
 }
