@@ -1,10 +1,15 @@
-//! The printable zh-TW HTML report: one self-contained page (inline `<style>` and inline
-//! SVG only, no scripts, no external assets), A4 print CSS with page breaks.
+//! The printable zh-TW HTML report: one maud template (escaping on by default) with the
+//! charts as inline SVG, no scripts. Its look, A4 print rules and page breaks included,
+//! lives in the one stylesheet (`shared/assets/app.css`, the section "The printable
+//! report"), which the page links; the body has class `report-doc` so those rules touch
+//! no other page.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::report::model::{
     all_notes, category_label, finite, fmt_gas, fmt_kg, fmt_num, fmt_pct, fmt_sig, fmt_signed,
     fmt_tonnes, pareto_hotspots, scope_label, share_of, FactorStatus, ReportModel, Slice,
-    HOTSPOT_THRESHOLD, SCOPE_COLORS, SCOPE_NAMES,
+    HOTSPOT_COLOR, HOTSPOT_THRESHOLD, SCOPE_COLORS, SCOPE_NAMES,
 };
 use crate::report::svg::{horizontal_bars, stacked_bars, HBar, Series};
 
@@ -22,155 +27,133 @@ pub const SECTIONS: [&str; 10] = [
     "說明",
 ];
 
-const CSS: &str = r#"
-@page { size: A4; margin: 14mm 12mm 16mm 12mm; }
-* { box-sizing: border-box; }
-body { font-family: 'Noto Sans TC','Noto Sans CJK TC','Microsoft JhengHei','PingFang TC',sans-serif; color: #222; margin: 0; background: #f4f6f4; font-size: 11pt; line-height: 1.5; }
-.report { max-width: 210mm; margin: 0 auto; background: #fff; padding: 14mm 12mm; }
-h1 { font-size: 22pt; margin: 0 0 4mm; color: #1b5e20; }
-h2 { font-size: 14pt; margin: 8mm 0 3mm; padding-bottom: 1mm; border-bottom: 2px solid #2e7d32; color: #1b5e20; }
-table { border-collapse: collapse; width: 100%; margin: 2mm 0 4mm; }
-th, td { border: 1px solid #bdbdbd; padding: 1.2mm 1.6mm; vertical-align: top; }
-th { background: #e8f5e9; font-weight: bold; text-align: center; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tfoot td { font-weight: bold; background: #f1f8e9; }
-table.kv th { width: 30%; text-align: left; }
-table.inv { font-size: 8pt; }
-table.inv th, table.inv td { padding: 0.8mm 1mm; }
-.big { font-size: 26pt; font-weight: bold; color: #1b5e20; margin: 0; }
-.muted { color: #666; font-size: 9pt; }
-.flag { display: inline-block; border-radius: 2px; padding: 0 1mm; margin-left: 1mm; font-size: 7.5pt; font-weight: bold; white-space: nowrap; }
-.flag.prov { background: #fff3e0; color: #e65100; border: 1px solid #e65100; }
-.flag.unv { background: #ffebee; color: #b71c1c; border: 1px solid #b71c1c; }
-.chart svg { width: 100%; height: auto; }
-.pos { color: #b71c1c; } .neg { color: #1b5e20; }
-ol.notes li { margin-bottom: 1mm; }
-@media print {
-  body { background: #fff; font-size: 10pt; }
-  .report { max-width: none; padding: 0; }
-  .page-break { break-before: page; page-break-before: always; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  tr, .chart { break-inside: avoid; page-break-inside: avoid; }
-  thead { display: table-header-group; }
-  tfoot { display: table-footer-group; }
-}
-"#;
-
-fn esc(s: &str) -> String {
-    html_escape::encode_text(s).into_owned()
+/// A chart from `crate::report::svg`, which escapes its own text: the only markup this
+/// file does not build with the template.
+fn chart(svg: String) -> Markup {
+    html! { div.chart { (PreEscaped(svg)) } }
 }
 
-fn num_td(s: &str) -> String {
-    format!("<td class=\"num\">{}</td>", esc(s))
+fn num_td(s: &str) -> Markup {
+    html! { td.num { (s) } }
 }
 
-fn flags(provisional: bool, unverified: bool) -> String {
-    let mut out = String::new();
-    if provisional {
-        out.push_str("<span class=\"flag prov\">暫用</span>");
+/// A signed change, coloured by the sign that is shown (a change that rounds to zero
+/// gets no colour).
+fn signed_td(v: f64) -> Markup {
+    let s = fmt_signed(v, 2);
+    let class = match sign_class(&s) {
+        Some(sign) => format!("num {sign}"),
+        None => "num".to_string(),
+    };
+    html! { td class=(class) { (s) } }
+}
+
+/// "pos" or "neg" for a formatted signed number, none when it shows as zero or "-".
+fn sign_class(shown: &str) -> Option<&'static str> {
+    if shown.starts_with('+') {
+        Some("pos")
+    } else if shown.starts_with('-') && shown.len() > 1 {
+        Some("neg")
+    } else {
+        None
     }
-    if unverified {
-        out.push_str("<span class=\"flag unv\">未查證</span>");
-    }
-    out
 }
 
-fn status_badge(status: FactorStatus) -> String {
+fn flags(provisional: bool, unverified: bool) -> Markup {
+    html! {
+        @if provisional { span.flag.prov { "暫用" } }
+        @if unverified { span.flag.unv { "未查證" } }
+    }
+}
+
+fn status_badge(status: FactorStatus) -> Markup {
     match status {
-        FactorStatus::Official => esc(status.label()),
+        FactorStatus::Official => html! { (status.label()) },
         FactorStatus::Provisional => flags(true, false),
         FactorStatus::Unverified => flags(false, true),
     }
 }
 
-fn signed_class(v: f64) -> &'static str {
-    if finite(v) > 0.0 {
-        "pos"
-    } else if finite(v) < 0.0 {
-        "neg"
+/// The share shown in a total row.
+fn total_share(total: f64) -> &'static str {
+    if finite(total) > 0.0 {
+        "100.0%"
     } else {
-        ""
+        "0.0%"
     }
 }
 
-fn breakdown_table(first_col: &str, slices: &[Slice], total: f64) -> String {
-    let mut s = format!(
-        "<table><thead><tr><th>{}</th><th>排放量（公噸CO2e）</th><th>排放量（kgCO2e）</th><th>占比</th></tr></thead><tbody>",
-        esc(first_col)
-    );
-    if slices.is_empty() {
-        s.push_str("<tr><td colspan=\"4\" class=\"muted\">無資料</td></tr>");
+fn breakdown_table(first_col: &str, slices: &[Slice], total: f64) -> Markup {
+    html! {
+        table {
+            thead {
+                tr {
+                    th scope="col" { (first_col) }
+                    th scope="col" { "排放量（公噸CO2e）" }
+                    th scope="col" { "排放量（kgCO2e）" }
+                    th scope="col" { "占比" }
+                }
+            }
+            tbody {
+                @if slices.is_empty() {
+                    tr { td.muted colspan="4" { "無資料" } }
+                }
+                @for sl in slices {
+                    tr {
+                        td { (sl.label) }
+                        (num_td(&fmt_tonnes(sl.kg_co2e)))
+                        (num_td(&fmt_kg(sl.kg_co2e)))
+                        (num_td(&fmt_pct(share_of(sl.kg_co2e, total))))
+                    }
+                }
+            }
+            tfoot {
+                tr {
+                    th scope="row" { "合計" }
+                    (num_td(&fmt_tonnes(total)))
+                    (num_td(&fmt_kg(total)))
+                    (num_td(total_share(total)))
+                }
+            }
+        }
     }
-    for sl in slices {
-        s.push_str(&format!(
-            "<tr><td>{}</td>{}{}{}</tr>",
-            esc(&sl.label),
-            num_td(&fmt_tonnes(sl.kg_co2e)),
-            num_td(&fmt_kg(sl.kg_co2e)),
-            num_td(&fmt_pct(share_of(sl.kg_co2e, total)))
-        ));
-    }
-    s.push_str(&format!(
-        "</tbody><tfoot><tr><td>合計</td>{}{}{}</tr></tfoot></table>",
-        num_td(&fmt_tonnes(total)),
-        num_td(&fmt_kg(total)),
-        num_td(if finite(total) > 0.0 {
-            "100.0%"
-        } else {
-            "0.0%"
-        })
-    ));
-    s
 }
 
-/// The whole report as one HTML document.
-pub fn report_html(m: &ReportModel) -> String {
-    let total = finite(m.total_kg_co2e);
-    let mut h = String::with_capacity(64 * 1024);
-    h.push_str(&format!(
-        "<!DOCTYPE html><html lang=\"zh-Hant-TW\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>溫室氣體盤查報告｜{}｜{} 年</title><style>{}</style></head><body><main class=\"report\">",
-        esc(&m.company_name),
-        m.year,
-        CSS
-    ));
-
-    // 封面資訊
-    h.push_str(&format!(
-        "<section id=\"cover\"><h1>{} 年度溫室氣體盤查報告</h1><h2>封面資訊</h2><table class=\"kv\"><tbody><tr><th>公司名稱</th><td>{}</td></tr><tr><th>統一編號</th><td>{}</td></tr><tr><th>盤查年度</th><td>{} 年（1 月 1 日至 12 月 31 日）</td></tr><tr><th>產製時間</th><td>{}</td></tr><tr><th>依據</th><td>ISO 14064-1:2018；環境部溫室氣體排放係數；GWP 採 IPCC AR5</td></tr></tbody></table></section>",
-        m.year,
-        esc(&m.company_name),
-        esc(&m.tax_id),
-        m.year,
-        esc(&m.generated_at)
-    ));
-
-    // 排放總量
-    h.push_str(&format!(
-        "<section id=\"total\"><h2>排放總量</h2><p class=\"big\">{} 公噸CO2e</p><p>（{} kgCO2e）</p>",
-        fmt_tonnes(total),
-        fmt_kg(total)
-    ));
-    if finite(m.excluded_kg_co2e) > 0.0 {
-        h.push_str(&format!(
-            "<p class=\"muted\">另揭露（未計入總量）：{} 公噸CO2e（{} kgCO2e），如 HCFC 類冷媒。</p>",
-            fmt_tonnes(m.excluded_kg_co2e),
-            fmt_kg(m.excluded_kg_co2e)
-        ));
+fn cover(m: &ReportModel) -> Markup {
+    html! {
+        section #cover {
+            h1 { (m.year) " 年度溫室氣體盤查報告" }
+            h2 { "封面資訊" }
+            table.kv {
+                tbody {
+                    tr { th scope="row" { "公司名稱" } td { (m.company_name) } }
+                    tr { th scope="row" { "統一編號" } td { (m.tax_id) } }
+                    tr { th scope="row" { "盤查年度" } td { (m.year) " 年（1 月 1 日至 12 月 31 日）" } }
+                    tr { th scope="row" { "產製時間" } td { (m.generated_at) } }
+                    tr { th scope="row" { "依據" } td { "ISO 14064-1:2018；環境部溫室氣體排放係數；GWP 採 IPCC AR5" } }
+                }
+            }
+        }
     }
-    h.push_str("</section>");
+}
 
-    // 範疇別 / 類別別
-    h.push_str("<section id=\"by-scope\"><h2>範疇別排放量</h2>");
-    h.push_str(&breakdown_table("範疇", &m.by_scope, total));
-    h.push_str("</section><section id=\"by-category\"><h2>類別別排放量</h2>");
-    h.push_str(&breakdown_table(
-        "類別（ISO 14064-1）",
-        &m.by_category,
-        total,
-    ));
-    h.push_str("</section>");
+fn totals(m: &ReportModel, total: f64) -> Markup {
+    html! {
+        section #total {
+            h2 { "排放總量" }
+            p.big { (fmt_tonnes(total)) " 公噸CO2e" }
+            p { "（" (fmt_kg(total)) " kgCO2e）" }
+            @if finite(m.excluded_kg_co2e) > 0.0 {
+                p.muted {
+                    "另揭露（未計入總量）：" (fmt_tonnes(m.excluded_kg_co2e)) " 公噸CO2e（"
+                    (fmt_kg(m.excluded_kg_co2e)) " kgCO2e），如 HCFC 類冷媒。"
+                }
+            }
+        }
+    }
+}
 
-    // 月別趨勢
+fn monthly(m: &ReportModel) -> Markup {
     let months: Vec<String> = m.monthly.iter().map(|b| b.month.clone()).collect();
     let values: Vec<Vec<f64>> = m.monthly.iter().map(|b| b.by_scope_kg.to_vec()).collect();
     let series: Vec<Series> = SCOPE_NAMES
@@ -181,19 +164,23 @@ pub fn report_html(m: &ReportModel) -> String {
             color: c.to_string(),
         })
         .collect();
-    h.push_str(
-        "<section id=\"monthly\" class=\"page-break\"><h2>月別趨勢</h2><div class=\"chart\">",
-    );
-    h.push_str(&stacked_bars(
+    let svg = stacked_bars(
         &format!("{} 年各月排放量（依範疇堆疊）", m.year),
         "kgCO2e",
         &months,
         &series,
         &values,
-    ));
-    h.push_str("</div><p class=\"muted\">各月排放量依單據計費期間分攤至月份。</p></section>");
+    );
+    html! {
+        section #monthly .page-break {
+            h2 { "月別趨勢" }
+            (chart(svg))
+            p.muted { "各月排放量依單據計費期間分攤至月份。" }
+        }
+    }
+}
 
-    // 排放熱區
+fn hotspots(m: &ReportModel) -> Markup {
     let top = pareto_hotspots(&m.hotspots);
     let bars: Vec<HBar> = top
         .iter()
@@ -203,144 +190,263 @@ pub fn report_html(m: &ReportModel) -> String {
             note: format!("{}｜累計 {}", fmt_pct(t.share), fmt_pct(t.cumulative_share)),
         })
         .collect();
-    h.push_str(&format!(
-        "<section id=\"hotspots\"><h2>排放熱區</h2><p>累計占比達 {} 之主要排放源（共 {} 項排放源中的 {} 項），宜優先採取減量措施。</p><div class=\"chart\">",
-        fmt_pct(HOTSPOT_THRESHOLD),
-        m.hotspots.len(),
-        top.len()
-    ));
-    h.push_str(&horizontal_bars(
+    let svg = horizontal_bars(
         "排放熱區（柏拉圖）",
         "kgCO2e",
         "排放量（kgCO2e）",
-        crate::report::model::HOTSPOT_COLOR,
+        HOTSPOT_COLOR,
         &bars,
-    ));
-    h.push_str("</div><table><thead><tr><th>排放源</th><th>排放量（kgCO2e）</th><th>占比</th><th>累計占比</th></tr></thead><tbody>");
-    if top.is_empty() {
-        h.push_str("<tr><td colspan=\"4\" class=\"muted\">無資料</td></tr>");
-    }
-    for t in &top {
-        h.push_str(&format!(
-            "<tr><td>{}</td>{}{}{}</tr>",
-            esc(&t.source),
-            num_td(&fmt_kg(t.kg_co2e)),
-            num_td(&fmt_pct(t.share)),
-            num_td(&fmt_pct(t.cumulative_share))
-        ));
-    }
-    h.push_str("</tbody></table></section>");
-
-    // 年度比較
-    if let Some(y) = &m.yoy {
-        let pct = if finite(y.prev_total_kg_co2e) > 0.0 {
-            format!(
-                "{}%",
-                fmt_signed(share_of(y.change_kg_co2e, y.prev_total_kg_co2e) * 100.0, 1)
-            )
-        } else {
-            "-".to_string()
-        };
-        h.push_str(&format!(
-            "<section id=\"yoy\"><h2>年度比較</h2><p>與 {} 年比較：排放量變動 <strong class=\"{}\">{} kgCO2e（{}）</strong>，其中活動量變動造成 {} kgCO2e，排放係數變動造成 {} kgCO2e。</p><table><thead><tr><th>項目</th><th>{} 年（kgCO2e）</th><th>{} 年（kgCO2e）</th><th>變動</th><th>活動量效應</th><th>係數效應</th></tr></thead><tbody>",
-            y.prev_year,
-            signed_class(y.change_kg_co2e),
-            fmt_signed(y.change_kg_co2e, 2),
-            pct,
-            fmt_signed(y.activity_effect_kg_co2e, 2),
-            fmt_signed(y.factor_effect_kg_co2e, 2),
-            y.prev_year,
-            m.year
-        ));
-        for r in &y.rows {
-            let change = finite(r.curr_kg_co2e) - finite(r.prev_kg_co2e);
-            h.push_str(&format!(
-                "<tr><td>{}</td>{}{}<td class=\"num {}\">{}</td>{}{}</tr>",
-                esc(&r.source),
-                num_td(&fmt_kg(r.prev_kg_co2e)),
-                num_td(&fmt_kg(r.curr_kg_co2e)),
-                signed_class(change),
-                fmt_signed(change, 2),
-                num_td(&fmt_signed(r.activity_effect_kg_co2e, 2)),
-                num_td(&fmt_signed(r.factor_effect_kg_co2e, 2))
-            ));
+    );
+    html! {
+        section #hotspots {
+            h2 { "排放熱區" }
+            p {
+                "累計占比達 " (fmt_pct(HOTSPOT_THRESHOLD)) " 之主要排放源（共 " (m.hotspots.len())
+                " 項排放源中的 " (top.len()) " 項），宜優先採取減量措施。"
+            }
+            (chart(svg))
+            table {
+                thead {
+                    tr {
+                        th scope="col" { "排放源" }
+                        th scope="col" { "排放量（kgCO2e）" }
+                        th scope="col" { "占比" }
+                        th scope="col" { "累計占比" }
+                    }
+                }
+                tbody {
+                    @if top.is_empty() {
+                        tr { td.muted colspan="4" { "無資料" } }
+                    }
+                    @for t in &top {
+                        tr {
+                            td { (t.source) }
+                            (num_td(&fmt_kg(t.kg_co2e)))
+                            (num_td(&fmt_pct(t.share)))
+                            (num_td(&fmt_pct(t.cumulative_share)))
+                        }
+                    }
+                }
+            }
         }
-        h.push_str(&format!(
-            "</tbody><tfoot><tr><td>合計</td>{}{}<td class=\"num {}\">{}</td>{}{}</tr></tfoot></table></section>",
-            num_td(&fmt_kg(y.prev_total_kg_co2e)),
-            num_td(&fmt_kg(total)),
-            signed_class(y.change_kg_co2e),
-            fmt_signed(y.change_kg_co2e, 2),
-            num_td(&fmt_signed(y.activity_effect_kg_co2e, 2)),
-            num_td(&fmt_signed(y.factor_effect_kg_co2e, 2))
-        ));
     }
+}
 
-    // 盤查清冊
-    h.push_str("<section id=\"inventory\" class=\"page-break\"><h2>盤查清冊</h2><p class=\"muted\">參照環境部溫室氣體盤查表單表二、表三欄位；CH4、N2O 為氣體質量，其他溫室氣體以 CO2e 表示。</p><table class=\"inv\"><thead><tr><th>排放源</th><th>範疇</th><th>類別</th><th>活動數據</th><th>單位</th><th>排放係數</th><th>CO2（kg）</th><th>CH4（kg）</th><th>N2O（kg）</th><th>其他（kgCO2e）</th><th>CO2e（kg）</th><th>占比</th></tr></thead><tbody>");
-    if m.inventory.is_empty() {
-        h.push_str("<tr><td colspan=\"12\" class=\"muted\">無資料</td></tr>");
-    }
-    for r in &m.inventory {
-        let mut source = esc(&r.source);
-        if let Some(d) = r.detail.as_deref().filter(|d| !d.trim().is_empty()) {
-            source.push_str(&format!("<br><span class=\"muted\">{}</span>", esc(d)));
+fn year_on_year(m: &ReportModel, total: f64) -> Markup {
+    let Some(y) = &m.yoy else {
+        return html! {};
+    };
+    let pct = if finite(y.prev_total_kg_co2e) > 0.0 {
+        format!(
+            "{}%",
+            fmt_signed(share_of(y.change_kg_co2e, y.prev_total_kg_co2e) * 100.0, 1)
+        )
+    } else {
+        "-".to_string()
+    };
+    let change = fmt_signed(y.change_kg_co2e, 2);
+    html! {
+        section #yoy {
+            h2 { "年度比較" }
+            p {
+                "與 " (y.prev_year) " 年比較：排放量變動 "
+                strong class=[sign_class(&change)] {
+                    (change) " kgCO2e（" (pct) "）"
+                }
+                "，其中活動量變動造成 " (fmt_signed(y.activity_effect_kg_co2e, 2))
+                " kgCO2e，排放係數變動造成 " (fmt_signed(y.factor_effect_kg_co2e, 2)) " kgCO2e。"
+            }
+            table {
+                thead {
+                    tr {
+                        th scope="col" { "項目" }
+                        th scope="col" { (y.prev_year) " 年（kgCO2e）" }
+                        th scope="col" { (m.year) " 年（kgCO2e）" }
+                        th scope="col" { "變動" }
+                        th scope="col" { "活動量效應" }
+                        th scope="col" { "係數效應" }
+                    }
+                }
+                tbody {
+                    @for r in &y.rows {
+                        tr {
+                            td { (r.source) }
+                            (num_td(&fmt_kg(r.prev_kg_co2e)))
+                            (num_td(&fmt_kg(r.curr_kg_co2e)))
+                            (signed_td(finite(r.curr_kg_co2e) - finite(r.prev_kg_co2e)))
+                            (num_td(&fmt_signed(r.activity_effect_kg_co2e, 2)))
+                            (num_td(&fmt_signed(r.factor_effect_kg_co2e, 2)))
+                        }
+                    }
+                }
+                tfoot {
+                    tr {
+                        th scope="row" { "合計" }
+                        (num_td(&fmt_kg(y.prev_total_kg_co2e)))
+                        (num_td(&fmt_kg(total)))
+                        (signed_td(y.change_kg_co2e))
+                        (num_td(&fmt_signed(y.activity_effect_kg_co2e, 2)))
+                        (num_td(&fmt_signed(y.factor_effect_kg_co2e, 2)))
+                    }
+                }
+            }
         }
-        if r.documents > 0 {
-            source.push_str(&format!(
-                "<br><span class=\"muted\">單據 {} 張</span>",
-                r.documents
-            ));
+    }
+}
+
+/// The inventory columns, in order.
+const INVENTORY_COLUMNS: [&str; 12] = [
+    "排放源",
+    "範疇",
+    "類別",
+    "活動數據",
+    "單位",
+    "排放係數",
+    "CO2（kg）",
+    "CH4（kg）",
+    "N2O（kg）",
+    "其他（kgCO2e）",
+    "CO2e（kg）",
+    "占比",
+];
+
+fn inventory(m: &ReportModel, total: f64) -> Markup {
+    html! {
+        section #inventory .page-break {
+            h2 { "盤查清冊" }
+            p.muted { "參照環境部溫室氣體盤查表單表二、表三欄位；CH4、N2O 為氣體質量，其他溫室氣體以 CO2e 表示。" }
+            table.inv {
+                thead {
+                    tr {
+                        @for c in INVENTORY_COLUMNS { th scope="col" { (c) } }
+                    }
+                }
+                tbody {
+                    @if m.inventory.is_empty() {
+                        tr { td.muted colspan=(INVENTORY_COLUMNS.len()) { "無資料" } }
+                    }
+                    @for r in &m.inventory {
+                        tr {
+                            td {
+                                (r.source)
+                                @if let Some(d) = r.detail.as_deref().filter(|d| !d.trim().is_empty()) {
+                                    br;
+                                    span.muted { (d) }
+                                }
+                                @if r.documents > 0 {
+                                    br;
+                                    span.muted { "單據 " (r.documents) " 張" }
+                                }
+                            }
+                            td { (scope_label(r.scope)) }
+                            td { (category_label(r.category)) }
+                            (num_td(&fmt_num(r.quantity, 2)))
+                            td { (r.unit) }
+                            td { (r.factor_text) (flags(r.provisional, r.unverified)) }
+                            (num_td(&fmt_kg(r.co2_kg)))
+                            (num_td(&fmt_gas(r.ch4_kg)))
+                            (num_td(&fmt_gas(r.n2o_kg)))
+                            (num_td(&fmt_kg(r.other_kg_co2e)))
+                            (num_td(&fmt_kg(r.kg_co2e)))
+                            (num_td(&fmt_pct(r.share)))
+                        }
+                    }
+                }
+                tfoot {
+                    tr {
+                        th scope="row" colspan=(INVENTORY_COLUMNS.len() - 2) {
+                            "合計（" (m.inventory.len()) " 項排放源）"
+                        }
+                        (num_td(&fmt_kg(total)))
+                        (num_td(total_share(total)))
+                    }
+                }
+            }
         }
-        h.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td>{}<td>{}</td><td>{}{}</td>{}{}{}{}{}{}</tr>",
-            source,
-            scope_label(r.scope),
-            esc(&category_label(r.category)),
-            num_td(&fmt_num(r.quantity, 2)),
-            esc(&r.unit),
-            esc(&r.factor_text),
-            flags(r.provisional, r.unverified),
-            num_td(&fmt_kg(r.co2_kg)),
-            num_td(&fmt_gas(r.ch4_kg)),
-            num_td(&fmt_gas(r.n2o_kg)),
-            num_td(&fmt_kg(r.other_kg_co2e)),
-            num_td(&fmt_kg(r.kg_co2e)),
-            num_td(&fmt_pct(r.share))
-        ));
     }
-    h.push_str(&format!(
-        "</tbody><tfoot><tr><td colspan=\"10\">合計（{} 項排放源）</td>{}{}</tr></tfoot></table></section>",
-        m.inventory.len(),
-        num_td(&fmt_kg(total)),
-        num_td(if total > 0.0 { "100.0%" } else { "0.0%" })
-    ));
+}
 
-    // 係數來源
-    h.push_str("<section id=\"factors\"><h2>係數來源</h2><table><thead><tr><th>係數編號</th><th>名稱</th><th>係數值</th><th>單位</th><th>來源</th><th>狀態</th></tr></thead><tbody>");
-    if m.factor_refs.is_empty() {
-        h.push_str("<tr><td colspan=\"6\" class=\"muted\">無資料</td></tr>");
+fn factors(m: &ReportModel) -> Markup {
+    html! {
+        section #factors {
+            h2 { "係數來源" }
+            table {
+                thead {
+                    tr {
+                        th scope="col" { "係數編號" }
+                        th scope="col" { "名稱" }
+                        th scope="col" { "係數值" }
+                        th scope="col" { "單位" }
+                        th scope="col" { "來源" }
+                        th scope="col" { "狀態" }
+                    }
+                }
+                tbody {
+                    @if m.factor_refs.is_empty() {
+                        tr { td.muted colspan="6" { "無資料" } }
+                    }
+                    @for f in &m.factor_refs {
+                        tr {
+                            td { (f.id) }
+                            td { (f.label) }
+                            (num_td(&fmt_sig(f.value)))
+                            td { (f.unit) }
+                            td { (f.source) }
+                            td { (status_badge(f.status)) }
+                        }
+                    }
+                }
+            }
+        }
     }
-    for f in &m.factor_refs {
-        h.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td>{}<td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&f.id),
-            esc(&f.label),
-            num_td(&fmt_sig(f.value)),
-            esc(&f.unit),
-            esc(&f.source),
-            status_badge(f.status)
-        ));
-    }
-    h.push_str("</tbody></table></section>");
+}
 
-    // 說明
-    h.push_str("<section id=\"notes\"><h2>說明</h2><ol class=\"notes\">");
-    for note in all_notes(m) {
-        h.push_str(&format!("<li>{}</li>", esc(&note)));
+fn notes(m: &ReportModel) -> Markup {
+    html! {
+        section #notes {
+            h2 { "說明" }
+            ol.notes {
+                @for note in all_notes(m) { li { (note) } }
+            }
+        }
     }
-    h.push_str("</ol></section></main></body></html>");
-    h
+}
+
+/// The whole report as one HTML document.
+pub fn report_html(m: &ReportModel) -> String {
+    let total = finite(m.total_kg_co2e);
+    html! {
+        (DOCTYPE)
+        html lang="zh-Hant-TW" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "溫室氣體盤查報告｜" (m.company_name) "｜" (m.year) " 年" }
+                link rel="stylesheet" href=(crate::web::layout::stylesheet_href());
+            }
+            body.report-doc {
+                main.report {
+                    (cover(m))
+                    (totals(m, total))
+                    section #by-scope {
+                        h2 { "範疇別排放量" }
+                        (breakdown_table("範疇", &m.by_scope, total))
+                    }
+                    section #by-category {
+                        h2 { "類別別排放量" }
+                        (breakdown_table("類別（ISO 14064-1）", &m.by_category, total))
+                    }
+                    (monthly(m))
+                    (hotspots(m))
+                    (year_on_year(m, total))
+                    (inventory(m, total))
+                    (factors(m))
+                    (notes(m))
+                }
+            }
+        }
+    }
+    .into_string()
 }
 
 #[cfg(test)]
@@ -587,12 +693,152 @@ pub(crate) mod tests {
         assert!(html.contains("<span class=\"flag prov\">暫用</span>"));
         assert!(html.contains("<span class=\"flag unv\">未查證</span>"));
         assert!(html.contains("四捨五入") && html.contains("AR5"));
-        assert!(html.contains("@media print") && html.contains("size: A4"));
         assert!(html.contains("<svg") && !html.contains("<script") && !html.contains("src="));
         assert!(!html.contains("NaN"));
         // Hotspots: electricity (70%) is below 80%, electricity + gasoline (90.5%) reach it.
         assert!(html.contains("共 4 項排放源中的 2 項"), "pareto count");
         check_balanced(&html).expect("balanced HTML");
+    }
+
+    /// The report section of the one stylesheet.
+    fn report_css() -> &'static str {
+        let css = crate::web::layout::STYLESHEET;
+        let at = css
+            .find("/* The printable report (/carbon/report). */")
+            .expect("the report section of app.css");
+        &css[at..]
+    }
+
+    #[test]
+    fn links_the_one_stylesheet_and_has_no_inline_css() {
+        let html = report_html(&sample_model());
+        assert!(html.starts_with("<!DOCTYPE html><html lang=\"zh-Hant-TW\">"));
+        assert!(!html.contains("<style"), "no inline <style>");
+        assert!(!html.contains("style="), "no style attributes");
+        let link = format!(
+            "<link rel=\"stylesheet\" href=\"{}\">",
+            crate::web::layout::stylesheet_href()
+        );
+        assert_eq!(html.matches(&link).count(), 1, "links app.css once");
+        assert!(html.contains("<body class=\"report-doc\"><main class=\"report\">"));
+        let css = report_css();
+        assert!(css.contains("size: A4") && css.contains("@media print"));
+        assert!(css.contains("break-before: page"));
+    }
+
+    #[test]
+    fn report_css_is_scoped_to_the_report() {
+        // Every selector of the section starts with body.report-doc or .report, so the rules
+        // cannot touch another page (at-rules and comments aside).
+        let css = report_css();
+        let mut depth = 0usize;
+        let mut selector = String::new();
+        let mut in_comment = false;
+        let chars: Vec<char> = css.chars().collect();
+        let mut i = 0;
+        let mut checked = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if in_comment {
+                if c == '*' && chars.get(i + 1) == Some(&'/') {
+                    in_comment = false;
+                    i += 1;
+                }
+            } else if c == '/' && chars.get(i + 1) == Some(&'*') {
+                in_comment = true;
+                i += 1;
+            } else if c == '{' {
+                let sel = selector.trim();
+                if sel.starts_with("@media") {
+                    // A block of rules: its selectors are checked one by one.
+                } else if sel.starts_with("@page") {
+                    assert!(sel != "@page", "an unnamed @page would size every page");
+                } else if depth == 0 || sel.chars().next().is_some_and(|c| c != '@') {
+                    for part in sel.split(',') {
+                        let part = part.trim();
+                        assert!(
+                            part.starts_with("body.report-doc") || part.starts_with(".report"),
+                            "unscoped selector {part:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+                depth += 1;
+                selector.clear();
+            } else if c == '}' {
+                depth = depth.saturating_sub(1);
+                selector.clear();
+            } else if c == ';' {
+                selector.clear();
+            } else {
+                selector.push(c);
+            }
+            i += 1;
+        }
+        assert!(checked > 20, "found the rules ({checked})");
+    }
+
+    #[test]
+    fn user_text_with_script_and_quotes_is_escaped() {
+        let mut m = sample_model();
+        m.company_name = "\"綠光\" <script>alert('x')</script> & Co.".into();
+        m.by_scope[0].label = "<b onclick=\"x()\">範疇一</b>".into();
+        m.by_category[0].label = "類別1 \"<script>\"".into();
+        m.factor_refs[0].label = "<script src=\"//evil\"></script>".into();
+        m.factor_refs[0].unit = "kg\"/><svg onload=alert(1)>".into();
+        m.inventory[1].detail = Some("\"><script>x</script>".into());
+        m.inventory[1].unit = "<u>L</u>".into();
+        m.hotspots[0].source = "<script>hot</script>".into();
+        m.yoy.as_mut().expect("yoy").rows[0].source = "</td></tr></table>".into();
+        let html = report_html(&m);
+        assert!(!html.contains("<script"), "no script tag");
+        assert!(
+            !html.contains("<b onclick") && !html.contains("<u>") && !html.contains("<svg onload")
+        );
+        assert!(!html.contains("</td></tr></table></td>"));
+        assert!(html.contains("&quot;綠光&quot; &lt;script&gt;alert('x')&lt;/script&gt; &amp; Co."));
+        assert!(html.contains("<title>溫室氣體盤查報告｜&quot;綠光&quot; &lt;script&gt;"));
+        assert!(html.contains("&lt;b onclick=&quot;x()&quot;&gt;範疇一&lt;/b&gt;"));
+        assert!(html.contains("類別1 &quot;&lt;script&gt;&quot;"));
+        assert!(html.contains("kg&quot;/&gt;&lt;svg onload=alert(1)&gt;"));
+        assert!(html.contains("&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;"));
+        check_balanced(&html).expect("balanced HTML");
+    }
+
+    #[test]
+    fn ids_are_unique_and_tables_have_head_and_body() {
+        let html = report_html(&sample_model());
+        let ids: Vec<&str> = html
+            .split(" id=\"")
+            .skip(1)
+            .map(|s| &s[..s.find('"').expect("closing quote")])
+            .collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(ids.len(), unique.len(), "duplicate ids in {ids:?}");
+        assert!(!html.contains("<table><table") && !html.contains("<tr><tr"));
+        assert_eq!(
+            html.matches("<table").count(),
+            html.matches("<tbody>").count()
+        );
+        assert_eq!(html.matches("<th>").count(), 0, "every th has a scope");
+    }
+
+    #[test]
+    fn rounded_zero_changes_show_no_sign_or_colour() {
+        let mut m = zero_model();
+        let y = m.yoy.as_mut().expect("yoy");
+        y.prev_total_kg_co2e = 1000.0;
+        y.change_kg_co2e = -0.0004;
+        y.activity_effect_kg_co2e = -0.0;
+        y.factor_effect_kg_co2e = -0.0004;
+        m.total_kg_co2e = -0.0;
+        m.by_scope[0].kg_co2e = -0.0004;
+        let html = report_html(&m);
+        assert!(!html.contains("-0.0"), "negative zero shown");
+        assert!(!html.contains("class=\"num neg\"") && !html.contains("<strong class"));
+        assert!(html.contains("<strong>0.00 kgCO2e（0.0%）</strong>"));
     }
 
     #[test]

@@ -418,6 +418,33 @@ mod tests {
     }
 
     #[test]
+    fn never_shows_a_negative_zero() {
+        for v in [-0.0, -0.0004, -1e-12, -0.004999] {
+            assert_eq!(fmt_num(v, 2), "0.00", "fmt_num({v})");
+            assert_eq!(fmt_num(v, 0), "0", "fmt_num({v}, 0)");
+            assert_eq!(fmt_kg(v), "0.00", "fmt_kg({v})");
+            assert_eq!(fmt_signed(v, 2), "0.00", "fmt_signed({v})");
+            assert_eq!(fmt_signed(v, 1), "0.0", "fmt_signed({v}, 1)");
+            assert_eq!(fmt_tonnes(v), "0.000", "fmt_tonnes({v})");
+            assert_eq!(fmt_pct(v / 100.0), "0.0%", "fmt_pct({v}%)");
+        }
+        for v in [-0.0, -0.0004, -1e-12] {
+            assert_eq!(fmt_pct(v), "0.0%", "fmt_pct({v})");
+        }
+        assert_eq!(fmt_gas(-0.0), "0.00");
+        assert_eq!(fmt_gas(-0.00004), "0.0000");
+        assert_eq!(fmt_gas(-1e-12), "0.0000");
+        // A tiny gas mass is shown, with its sign, since it has 4 decimals.
+        assert_eq!(fmt_gas(-0.0004), "-0.0004");
+        assert_eq!(fmt_sig(-0.0), "0");
+        assert_eq!(fmt_sig(-1e-15), "0");
+        assert_eq!(fmt_pct(-0.0004), "0.0%");
+        assert_eq!(fmt_pct(-0.0006), "-0.1%");
+        assert_eq!(fmt_signed(-0.005, 2), "-0.01");
+        assert_eq!(fmt_signed(0.0004, 2), "0.00");
+    }
+
+    #[test]
     fn share_never_divides_by_zero() {
         assert_eq!(share_of(5.0, 0.0), 0.0);
         assert_eq!(share_of(f64::NAN, 10.0), 0.0);
