@@ -3,7 +3,9 @@
 #
 #   bash tests/run.sh
 #
-# 0. system packages: tesseract-ocr + chi_tra, fonts-noto-cjk, poppler-utils (apt-get);
+# 0. system packages: tesseract-ocr + chi_tra, fonts-noto-cjk, poppler-utils, and for the
+#    browser journey chromium, chromium-driver, a Java runtime (apt-get) and the Nu Html
+#    Checker (npm package vnu-jar, pinned) under $HOME/.cache/ecosphere/npm;
 # 1. Python tools (moto server, cfn-lint, samtranslator, SAM CLI, cargo-lambda, zig)
 #    into a virtualenv under $HOME/.cache/ecosphere (reused when present);
 # 2. cargo-nextest if the machine lacks it;
@@ -23,13 +25,19 @@ mkdir -p "$CACHE"
 step() { printf '\n==> %s\n' "$*"; }
 t0=$SECONDS
 
-step "System packages (OCR, CJK font, PDF tools)"
+step "System packages (OCR, CJK font, PDF tools, browser, HTML checker)"
 # Tesseract with Traditional Chinese reads the generated test bills; the Noto CJK font
 # renders them; poppler-utils reads the report PDFs back and rasterises scanned PDFs.
 need=()
 command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx chi_tra || need+=(tesseract-ocr tesseract-ocr-chi-tra)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 command -v pdftotext >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+# The browser journey (tests/integration/browser.rs): Chromium driven over WebDriver, and
+# Java for the Nu Html Checker; npm installs the checker's jar.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -41,6 +49,19 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 echo "$(tesseract --version 2>&1 | head -1), chi_tra: $(tesseract --list-langs 2>/dev/null | grep -c chi_tra), $(pdftotext -v 2>&1 | head -1)"
+
+# The Nu Html Checker, pinned; --ignore-scripts: its postinstall would fetch a Java
+# runtime from outside the registry, and the Debian one is used instead.
+VNU_VERSION=26.9.27
+export VNU_JAR=${VNU_JAR:-$CACHE/npm/node_modules/vnu-jar/build/dist/vnu.jar}
+if [ ! -f "$VNU_JAR" ] || [ "$(cat "$CACHE/npm/.vnu-version" 2>/dev/null)" != "$VNU_VERSION" ]; then
+  mkdir -p "$CACHE/npm"
+  npm install --prefix "$CACHE/npm" --ignore-scripts --no-audit --no-fund --silent "vnu-jar@$VNU_VERSION"
+  echo "$VNU_VERSION" > "$CACHE/npm/.vnu-version"
+fi
+export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
+export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+echo "$(chromium --version 2>/dev/null | head -1), $("$CHROMEDRIVER" --version 2>/dev/null | cut -d' ' -f1-2), $(java -version 2>&1 | head -1), vnu.jar $VNU_VERSION"
 
 step "Python tools ($VENV)"
 if ! "$VENV/bin/python" -c 'import moto, cfnlint, samtranslator, ziglang' 2>/dev/null \

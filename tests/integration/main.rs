@@ -1,6 +1,8 @@
 //! The one integration test binary: the local system over HTTP, the adapter contract
-//! suite (SQLite and the AWS emulator), and every sample event through its handler.
+//! suite (SQLite and the AWS emulator), every sample event through its handler, and a
+//! real browser through the users' whole journey (webdriver.rs, browser.rs).
 
+mod browser;
 mod carbon;
 mod common;
 mod contract;
@@ -11,3 +13,4 @@ mod portal;
 mod review;
 mod sso;
 mod statement;
+mod webdriver;
