@@ -418,12 +418,7 @@ pub fn report_html(m: &ReportModel) -> String {
     html! {
         (DOCTYPE)
         html lang="zh-Hant-TW" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "溫室氣體盤查報告｜" (m.company_name) "｜" (m.year) " 年" }
-                link rel="stylesheet" href=(crate::web::layout::stylesheet_href());
-            }
+            (crate::web::layout::head(&format!("溫室氣體盤查報告｜{}｜{} 年", m.company_name, m.year)))
             body.report-doc {
                 main.report {
                     (cover(m))

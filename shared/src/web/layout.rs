@@ -53,6 +53,19 @@ pub const CARBON_NAV: [(&str, &str); 7] = [
     ("/carbon/factors", "排放係數"),
 ];
 
+/// The `<head>` of every document (pages and the printable report): charset, viewport,
+/// title, the one stylesheet.
+pub fn head(full_title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (full_title) }
+            link rel="stylesheet" href=(stylesheet_href());
+        }
+    }
+}
+
 /// The page layout (zh-TW): head, site header, navigation, main, footer.
 pub fn layout(area: Area, title: &str, body: Markup) -> Markup {
     let home = match area {
@@ -63,12 +76,7 @@ pub fn layout(area: Area, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="zh-Hant-TW" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " – EcoSphere 碳星雲" }
-                link rel="stylesheet" href=(stylesheet_href());
-            }
+            (head(&format!("{title} – EcoSphere 碳星雲")))
             body {
                 header.site { a href=(home) { "EcoSphere 碳星雲服務" } }
                 main.page {
