@@ -7,6 +7,7 @@ mod contract;
 mod contract_activities;
 mod events;
 mod http;
+mod mailbox;
 mod portal;
 mod review;
 mod sso;
