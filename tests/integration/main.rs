@@ -10,5 +10,6 @@ mod http;
 mod mailbox;
 mod portal;
 mod review;
+mod smtp;
 mod sso;
 mod statement;
