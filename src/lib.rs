@@ -24,8 +24,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(sso::router(app.clone()))
         .merge(carbon::router(app.clone()))
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/apply") }));
-    if app.local.is_some() {
-        router = router.merge(mailbox::router(app.clone()));
+    if let Some(mailbox) = mailbox::router_if_allowed(app.clone()) {
+        router = router.merge(mailbox);
     }
     ecosphere::web::finish(router)
 }

@@ -1,6 +1,8 @@
 //! `GET /_dev/mailbox` (local mode only): the outbox as a page, so the links in sent
-//! e-mails can be clicked.
+//! e-mails can be clicked. The page shows every sign-in and review link, so it is served
+//! only where that is safe: see [`decide`].
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -8,8 +10,50 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use ecosphere::web::{esc, html};
+use ecosphere::web::{render, Area};
 use ecosphere::{App, AppError};
+use maud::{html, Markup};
+
+/// Whether the dev mailbox is served, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    On(&'static str),
+    Off(&'static str),
+}
+
+impl Decision {
+    pub fn is_on(self) -> bool {
+        matches!(self, Decision::On(_))
+    }
+}
+
+/// The mailbox is served when the server listens on a loopback address (127.0.0.0/8,
+/// ::1), or when `APP_DEV_MAILBOX=1` says so; `APP_DEV_MAILBOX=0` turns it off anywhere.
+/// Anyone who can reach a server listening on 0.0.0.0 or a LAN address could otherwise
+/// read every sign-in and review link.
+pub fn decide(addr: SocketAddr, setting: Option<bool>) -> Decision {
+    match setting {
+        Some(true) => Decision::On("APP_DEV_MAILBOX=1"),
+        Some(false) => Decision::Off("APP_DEV_MAILBOX=0"),
+        None if addr.ip().to_canonical().is_loopback() => Decision::On("the server listens on a loopback address only"),
+        None => Decision::Off("the server listens beyond loopback; set APP_DEV_MAILBOX=1 to serve it anyway"),
+    }
+}
+
+/// The mailbox routes if `app` runs locally and [`decide`] allows them; logs the decision.
+pub fn router_if_allowed(app: Arc<App>) -> Option<Router> {
+    app.local.as_ref()?;
+    match decide(app.config.addr, app.config.dev_mailbox) {
+        Decision::On(why) => {
+            tracing::info!(path = "/_dev/mailbox", reason = why, "dev mailbox on");
+            Some(router(app))
+        }
+        Decision::Off(why) => {
+            tracing::info!(path = "/_dev/mailbox", reason = why, "dev mailbox off");
+            None
+        }
+    }
+}
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -48,20 +92,21 @@ fn outbox(app: &App) -> Result<std::path::PathBuf, AppError> {
     app.local.as_ref().map(|l| l.outbox_dir.clone()).ok_or_else(|| AppError::NotFound("找不到這個頁面。".into()))
 }
 
-/// Turns http(s) URLs in escaped text into links (also after a label such as `核准：`).
-fn linkify(escaped: &str) -> String {
-    let mut out = String::new();
-    for word in escaped.split_inclusive(char::is_whitespace) {
-        let trimmed = word.trim_end();
-        match trimmed.find("http://").or_else(|| trimmed.find("https://")) {
-            Some(i) => {
-                let url = &trimmed[i..];
-                out.push_str(&format!("{}<a href=\"{url}\">{url}</a>{}", &trimmed[..i], &word[trimmed.len()..]));
+/// The text with its http(s) URLs as links (also after a label such as `核准：`).
+fn linkify(text: &str) -> Markup {
+    html! {
+        @for word in text.split_inclusive(char::is_whitespace) {
+            @let trimmed = word.trim_end();
+            @match trimmed.find("http://").or_else(|| trimmed.find("https://")) {
+                Some(i) => {
+                    (&trimmed[..i])
+                    a href=(&trimmed[i..]) { (&trimmed[i..]) }
+                    (&word[trimmed.len()..])
+                }
+                None => { (word) }
             }
-            None => out.push_str(word),
         }
     }
-    out
 }
 
 async fn list(State(app): State<Arc<App>>) -> Result<Response, AppError> {
@@ -71,27 +116,25 @@ async fn list(State(app): State<Arc<App>>) -> Result<Response, AppError> {
         .unwrap_or_default();
     names.sort();
     names.reverse();
-    let mut rows = String::new();
-    for m in names.iter().filter_map(|p| read(p)) {
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td><a href=\"/_dev/mailbox/{}\">{}</a></td></tr>",
-            esc(&m.date),
-            esc(&m.to),
-            esc(&m.name),
-            esc(&m.subject)
-        ));
-    }
-    if rows.is_empty() {
-        rows = "<tr><td colspan=\"3\">（目前沒有信件）</td></tr>".into();
-    }
-    Ok(html(
-        StatusCode::OK,
-        "本機信箱",
-        &format!(
-            "<h1>本機信箱（開發用）</h1><p>寄出的信件存放於 <code>{}</code>。</p><table><tr><th>時間</th><th>收件人</th><th>主旨</th></tr>{rows}</table>",
-            esc(&dir.display().to_string())
-        ),
-    ))
+    let mails: Vec<Mail> = names.iter().filter_map(|p| read(p)).collect();
+    let body = html! {
+        h1 { "本機信箱（開發用）" }
+        p { "寄出的信件存放於 " code { (dir.display().to_string()) } "。" }
+        table {
+            tr { th { "時間" } th { "收件人" } th { "主旨" } }
+            @for m in &mails {
+                tr {
+                    td { (m.date) }
+                    td { (m.to) }
+                    td { a href={ "/_dev/mailbox/" (m.name) } { (m.subject) } }
+                }
+            }
+            @if mails.is_empty() {
+                tr { td colspan="3" { "（目前沒有信件）" } }
+            }
+        }
+    };
+    Ok(render(StatusCode::OK, Area::Portal, "本機信箱", body))
 }
 
 async fn show(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Response, AppError> {
@@ -101,29 +144,48 @@ async fn show(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<R
         return Err(not_found());
     }
     let m = read(&dir.join(&name)).ok_or_else(not_found)?;
-    Ok(html(
-        StatusCode::OK,
-        &m.subject,
-        &format!(
-            "<p><a href=\"/_dev/mailbox\">← 本機信箱</a></p><h1>{}</h1><dl><dt>收件人</dt><dd>{}</dd><dt>時間</dt><dd>{}</dd></dl>\
-             <h2>純文字</h2><pre style=\"white-space:pre-wrap\">{}</pre><h2>HTML</h2>\
-             <iframe sandbox srcdoc=\"{}\" style=\"width:100%;height:28rem;border:1px solid #ccc\"></iframe>",
-            esc(&m.subject),
-            esc(&m.to),
-            esc(&m.date),
-            linkify(&esc(&m.text)),
-            esc(&m.html)
-        ),
-    ))
+    let body = html! {
+        p { a href="/_dev/mailbox" { "← 本機信箱" } }
+        h1 { (m.subject) }
+        dl {
+            dt { "收件人" } dd { (m.to) }
+            dt { "時間" } dd { (m.date) }
+        }
+        h2 { "純文字" }
+        pre.mail-text { (linkify(&m.text)) }
+        h2 { "HTML" }
+        // The e-mail's own HTML, isolated: no scripts, no same-origin access.
+        iframe.mail-html sandbox srcdoc=(m.html) {}
+    };
+    Ok(render(StatusCode::OK, Area::Portal, &m.subject, body))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn links_after_labels_are_clickable() {
+    fn links_after_labels_are_clickable_and_text_is_escaped() {
         assert_eq!(
-            super::linkify("核准：http://x/review/a.b\n退件 https://y"),
-            "核准：<a href=\"http://x/review/a.b\">http://x/review/a.b</a>\n退件 <a href=\"https://y\">https://y</a>"
+            linkify("核准：http://x/review/a.b\n退件 https://y/?a=1&b=2 <b>").into_string(),
+            "核准：<a href=\"http://x/review/a.b\">http://x/review/a.b</a>\n退件 \
+             <a href=\"https://y/?a=1&amp;b=2\">https://y/?a=1&amp;b=2</a> &lt;b&gt;"
         );
+    }
+
+    #[test]
+    fn the_mailbox_is_on_for_loopback_or_the_setting_only() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        for a in ["127.0.0.1:3000", "127.1.2.3:0", "[::1]:3000", "[::ffff:127.0.0.1]:3000"] {
+            assert!(decide(at(a), None).is_on(), "{a}");
+            assert!(decide(at(a), Some(true)).is_on(), "{a}");
+            assert!(!decide(at(a), Some(false)).is_on(), "{a}: APP_DEV_MAILBOX=0");
+        }
+        for a in ["0.0.0.0:3000", "[::]:3000", "192.168.1.20:3000", "10.0.0.5:80", "[fe80::1]:3000"] {
+            assert!(!decide(at(a), None).is_on(), "{a}");
+            assert!(!decide(at(a), Some(false)).is_on(), "{a}");
+            assert!(decide(at(a), Some(true)).is_on(), "{a}: APP_DEV_MAILBOX=1");
+        }
+        assert!(matches!(decide(at("0.0.0.0:3000"), None), Decision::Off(why) if why.contains("APP_DEV_MAILBOX=1")));
     }
 }

@@ -1,7 +1,8 @@
 //! `ecosphere`: runs the whole system on one machine.
 //!
 //! Environment: `APP_ADDR` (default 127.0.0.1:3000), `APP_DATA_DIR` (default
-//! ./.ecosphere), `APP_REVIEWERS`, `APP_PUBLIC_URL`, `RUST_LOG`; see README.md.
+//! ./.ecosphere), `APP_REVIEWERS`, `APP_PUBLIC_URL`, `APP_DEV_MAILBOX`, `APP_SMTP_URL`, `RUST_LOG`;
+//! see README.md.
 
 use ecosphere::config::Backend;
 use ecosphere::domain::TaxId;
@@ -26,7 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("EcoSphere 碳星雲 is running at {}", running.url());
     println!("  application form:  {}/apply", running.url());
     if let Some(local) = &running.app.local {
-        println!("  local mailbox:     {}/_dev/mailbox", running.url());
+        if ecosphere_local::mailbox::decide(running.app.config.addr, running.app.config.dev_mailbox).is_on() {
+            println!("  local mailbox:     {}/_dev/mailbox", running.url());
+        }
         println!("  data directory:    {}", local.data_dir.display());
         println!("    database:        {}", local.database.display());
         println!("    outbox (.eml):   {}", local.outbox_dir.display());

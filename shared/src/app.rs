@@ -157,7 +157,11 @@ impl App {
                     (
                         Arc::new(SqliteApplicationStore::new(parts.db.clone())),
                         Arc::new(FolderBlobStore::new(parts.blobs_dir.clone())),
-                        Arc::new(OutboxMailer::new(parts.outbox_dir.clone(), config.sender.clone(), clock.clone())),
+                        match &config.smtp_url {
+                            // A real office: e-mail to its SMTP server instead of the outbox folder.
+                            Some(url) => Arc::new(adapters::SmtpMailer::from_url(url, config.sender.clone(), clock.clone())?),
+                            None => Arc::new(OutboxMailer::new(parts.outbox_dir.clone(), config.sender.clone(), clock.clone())),
+                        },
                         Arc::new(SqliteNotificationLog::new(parts.db.clone())),
                         Arc::new(SqliteMemberStore::new(parts.db.clone())),
                         Arc::new(SqliteTokenStore::new(parts.db.clone())),

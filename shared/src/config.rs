@@ -79,6 +79,21 @@ pub struct Config {
     pub factors_dir: Option<PathBuf>,
     /// Local OCR engine: `auto` (Tesseract when installed), `tesseract`, or `none` (`APP_OCR`).
     pub ocr: OcrChoice,
+    /// `APP_DEV_MAILBOX`: `1` serves the local mailbox page (`/_dev/mailbox`) whatever the
+    /// listening address, `0` never; unset means "only when listening on loopback".
+    pub dev_mailbox: Option<bool>,
+    /// `APP_SMTP_URL`: in local mode, e-mail goes to this SMTP server instead of the
+    /// outbox folder (`smtps://user:pass@host:465`, `smtp://host:587?tls=required`).
+    pub smtp_url: Option<String>,
+}
+
+/// A yes/no setting: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`.
+fn flag(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError(format!("{name} must be 1 or 0, not `{value}`"))),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +177,14 @@ impl Config {
             Some(v) => v.parse().ok().filter(|h| *h >= 1).ok_or_else(|| ConfigError("APP_REVIEW_LINK_TTL_HOURS must be a whole number ≥ 1".into()))?,
             None => 24 * 7,
         };
+        let dev_mailbox = var("APP_DEV_MAILBOX").map(|v| flag("APP_DEV_MAILBOX", &v)).transpose()?;
+        let smtp_url = var("APP_SMTP_URL");
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                // Not echoed: the URL may hold a password.
+                return Err(ConfigError("APP_SMTP_URL must start with smtp:// or smtps://".into()));
+            }
+        }
         Ok(Self {
             backend,
             addr,
@@ -182,6 +205,8 @@ impl Config {
                 "none" => OcrChoice::None,
                 other => return Err(ConfigError(format!("APP_OCR must be `auto`, `tesseract` or `none`, not `{other}`"))),
             },
+            dev_mailbox,
+            smtp_url,
         })
     }
 
@@ -230,5 +255,19 @@ mod tests {
         let c = cfg(&[("APP_REVIEWERS", "a@b.com, c@d.org"), ("APP_PUBLIC_URL", "https://eco.example.com/")]).unwrap();
         assert_eq!(c.reviewers.len(), 2);
         assert_eq!(c.public_url, "https://eco.example.com");
+    }
+
+    #[test]
+    fn dev_mailbox_and_smtp_settings() {
+        assert_eq!(cfg(&[]).unwrap().dev_mailbox, None);
+        assert_eq!(cfg(&[("APP_DEV_MAILBOX", "1")]).unwrap().dev_mailbox, Some(true));
+        assert_eq!(cfg(&[("APP_DEV_MAILBOX", "0")]).unwrap().dev_mailbox, Some(false));
+        assert_eq!(cfg(&[("APP_DEV_MAILBOX", "")]).unwrap().dev_mailbox, None);
+        assert!(cfg(&[("APP_DEV_MAILBOX", "maybe")]).unwrap_err().0.contains("APP_DEV_MAILBOX"));
+        assert_eq!(cfg(&[]).unwrap().smtp_url, None);
+        let c = cfg(&[("APP_SMTP_URL", "smtps://u:secret@mail.example.com:465")]).unwrap();
+        assert_eq!(c.smtp_url.as_deref(), Some("smtps://u:secret@mail.example.com:465"));
+        let e = cfg(&[("APP_SMTP_URL", "https://u:secret@mail.example.com")]).unwrap_err().0;
+        assert!(e.contains("APP_SMTP_URL") && !e.contains("secret"), "{e}");
     }
 }

@@ -35,3 +35,38 @@ pub fn render(email: &Email, from: &EmailAddress, message_id: &str, date: chrono
         .html_body(email.html.as_str());
     msg.write_to_vec().map_err(|e| AppError::internal(format!("build e-mail: {e}")))
 }
+
+/// The HTML part of an e-mail: a whole document around `body` (maud, escaping on by
+/// default). Styles are inline attributes: mail clients drop stylesheets.
+pub fn html_document(body: maud::Markup) -> String {
+    maud::html! {
+        (maud::DOCTYPE)
+        html lang="zh-Hant-TW" {
+            head { meta charset="utf-8"; }
+            body { (body) }
+        }
+    }
+    .into_string()
+}
+
+/// A link styled as a button (e-mail clients need the inline style).
+pub fn button(href: &str, label: &str, color: &str) -> maud::Markup {
+    let style = format!(
+        "display:inline-block;background:{color};color:#fff;padding:10px 24px;border-radius:4px;text-decoration:none;margin-right:12px"
+    );
+    maud::html! { a href=(href) style=(style) { (label) } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_html_part_is_a_document_with_escaped_values() {
+        let doc = html_document(button("https://x/?a=1&b=\"2\"", "<核准>", "#1f7a4d"));
+        assert!(doc.starts_with("<!DOCTYPE html><html lang=\"zh-Hant-TW\">"), "{doc}");
+        assert!(doc.contains("href=\"https://x/?a=1&amp;b=&quot;2&quot;\""), "{doc}");
+        assert!(doc.contains(">&lt;核准&gt;</a>"), "{doc}");
+        assert!(doc.contains("background:#1f7a4d;"), "{doc}");
+    }
+}

@@ -1,5 +1,5 @@
 //! Adapters: the ports implemented for AWS (`Dynamo*`, `S3*`, `Ses*`) and for one
-//! machine (`Sqlite*`, `Folder*`, `Outbox*`). SDK types never leave this module.
+//! machine (`Sqlite*`, `Folder*`, `Outbox*`, `Smtp*`). SDK types never leave this module.
 
 pub mod aws;
 pub mod drop;
@@ -11,6 +11,7 @@ pub mod folder;
 pub mod outbox;
 pub mod s3;
 pub mod ses;
+pub mod smtp;
 pub mod sqlite;
 pub mod tesseract;
 pub mod textract;
@@ -23,4 +24,5 @@ pub use folder::FolderBlobStore;
 pub use outbox::OutboxMailer;
 pub use s3::S3BlobStore;
 pub use ses::SesMailer;
+pub use smtp::SmtpMailer;
 pub use sqlite::{SqliteActivityStore, SqliteApplicationStore, SqliteDb, SqliteMemberStore, SqliteNotificationLog, SqliteStatementStore, SqliteTokenStore};

@@ -9,7 +9,9 @@ use crate::domain::{Application, ApplicationStatus, EmailAddress, ReviewAction};
 use crate::error::{AppError, AppResult};
 use crate::ports::{ApplicationStore, Claim, Clock, Email, Mailer, MemberStore, NotificationLog};
 use crate::services::review::ReviewService;
-use crate::web::esc;
+use maud::{html, Markup};
+
+use crate::mail::{button, html_document};
 
 /// A claim older than this is taken over (its sender died between claim and send).
 const CLAIM_LEASE_MINUTES: i64 = 5;
@@ -89,15 +91,16 @@ pub fn cap(value: &str) -> String {
 }
 
 const FOOTER_TEXT: &str = "EcoSphere團隊 敬上\n\n本信件由系統自動寄出，請勿回覆本信件。\n如果您沒有申請，可以忽略本信件。\n";
-const FOOTER_HTML: &str = "<p>EcoSphere團隊 敬上</p><p style=\"color:#666;font-size:12px\">本信件由系統自動寄出，請勿回覆本信件。<br>如果您沒有申請，可以忽略本信件。</p>";
 
-fn button(href: &str, label: &str, color: &str) -> String {
-    format!(
-        "<a href=\"{}\" style=\"display:inline-block;background:{color};color:#fff;padding:10px 24px;border-radius:4px;text-decoration:none;margin-right:12px\">{}</a>",
-        esc(href),
-        esc(label)
-    )
+fn footer() -> Markup {
+    html! {
+        p { "EcoSphere團隊 敬上" }
+        p style="color:#666;font-size:12px" { "本信件由系統自動寄出，請勿回覆本信件。" br; "如果您沒有申請，可以忽略本信件。" }
+    }
 }
+
+const APPROVE_COLOR: &str = "#1f7a4d";
+const REJECT_COLOR: &str = "#b3261e";
 
 impl NotifyService {
     #[allow(clippy::too_many_arguments)]
@@ -146,7 +149,7 @@ impl NotifyService {
 
     fn reminder(&self, overdue: &[Application], reviewer: &EmailAddress, now: DateTime<Utc>) -> Email {
         let mut text = String::new();
-        let mut rows = String::new();
+        let mut rows = Vec::new();
         for a in overdue {
             let days = working_days_between(a.submitted_at, now);
             let approve = self.link(&format!("/review/{}", self.review.token(a, ReviewAction::Approve, reviewer, self.link_ttl)));
@@ -156,13 +159,14 @@ impl NotifyService {
   核准：{approve}
   退件：{reject}
 ", a.form.tax_id));
-            rows.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{days}</td><td>{}{}</td></tr>",
-                esc(&company),
-                esc(a.form.tax_id.as_str()),
-                button(&approve, "核准", "#1f7a4d"),
-                button(&reject, "退件", "#b3261e")
-            ));
+            rows.push(html! {
+                tr {
+                    td { (company) }
+                    td { (a.form.tax_id.as_str()) }
+                    td { (days) }
+                    td { (button(&approve, "核准", APPROVE_COLOR)) (button(&reject, "退件", REJECT_COLOR)) }
+                }
+            });
         }
         Email {
             to: vec![reviewer.clone()],
@@ -173,9 +177,15 @@ impl NotifyService {
 
 {text}
 {FOOTER_TEXT}"),
-            html: format!(
-                "<p>您好：</p><p>以下申請已超過 {REVIEW_SLA_WORKING_DAYS} 個工作天尚未審核（承諾審核時間為 3-5 個工作天）：</p>                 <table><tr><th>公司名稱</th><th>統編</th><th>工作天</th><th></th></tr>{rows}</table>{FOOTER_HTML}"
-            ),
+            html: html_document(html! {
+                p { "您好：" }
+                p { "以下申請已超過 " (REVIEW_SLA_WORKING_DAYS) " 個工作天尚未審核（承諾審核時間為 3-5 個工作天）：" }
+                table {
+                    tr { th { "公司名稱" } th { "統編" } th { "工作天" } th {} }
+                    @for row in &rows { (row) }
+                }
+                (footer())
+            }),
         }
     }
 
@@ -201,7 +211,7 @@ impl NotifyService {
             if admins.is_empty() {
                 continue;
             }
-            let date = ends.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("offset")).format("%Y/%m/%d");
+            let date = ends.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("offset")).format("%Y/%m/%d").to_string();
             let company = cap(&app.form.company_name);
             let email = Email {
                 to: admins,
@@ -210,11 +220,12 @@ impl NotifyService {
                     "您好：\n\n{company} 的碳星雲服務 6 個月試用期將於 {date} 結束，屆時將無法登入碳星雲服務平台。\n\
                      請於試用期結束前匯出所需的盤查資料與報告；如需繼續使用，歡迎聯絡我們。\n\n{FOOTER_TEXT}"
                 ),
-                html: format!(
-                    "<p>您好：</p><p>{} 的碳星雲服務 6 個月試用期將於 <strong>{date}</strong> 結束，屆時將無法登入碳星雲服務平台。</p>\
-                     <p>請於試用期結束前匯出所需的盤查資料與報告；如需繼續使用，歡迎聯絡我們。</p>{FOOTER_HTML}",
-                    esc(&company)
-                ),
+                html: html_document(html! {
+                    p { "您好：" }
+                    p { (company) " 的碳星雲服務 6 個月試用期將於 " strong { (date) } " 結束，屆時將無法登入碳星雲服務平台。" }
+                    p { "請於試用期結束前匯出所需的盤查資料與報告；如需繼續使用，歡迎聯絡我們。" }
+                    (footer())
+                }),
             };
             match self.send_once(&format!("trial-ending:{}", app.id), email).await {
                 Ok(true) => sent += 1,
@@ -293,10 +304,6 @@ impl NotifyService {
         ];
         let days = self.link_ttl.num_days();
         let text_rows: String = rows.iter().map(|(k, v)| format!("{k}：{v}\n")).collect();
-        let html_rows: String = rows
-            .iter()
-            .map(|(k, v)| format!("<tr><th align=\"left\" style=\"padding:4px 12px 4px 0\">{}</th><td>{}</td></tr>", esc(k), esc(v)))
-            .collect();
         Email {
             to: vec![reviewer.clone()],
             subject: format!("【EcoSphere】碳星雲服務申請待審核：{}", cap(&f.company_name).chars().take(40).collect::<String>()),
@@ -304,12 +311,18 @@ impl NotifyService {
                 "您好：\n\n有一筆新的碳星雲服務申請待審核。\n\n{text_rows}\n核准：{approve}\n退件：{reject}\n\n\
                  開啟連結後會先顯示確認頁面，確認後才會送出審核結果。連結 {days} 天內有效，僅限您本人使用。\n\n{FOOTER_TEXT}"
             ),
-            html: format!(
-                "<p>您好：</p><p>有一筆新的碳星雲服務申請待審核。</p><table>{html_rows}</table><p>{}{}</p>\
-                 <p style=\"color:#666\">開啟連結後會先顯示確認頁面，確認後才會送出審核結果。連結 {days} 天內有效，僅限您本人使用。</p>{FOOTER_HTML}",
-                button(&approve, "核准", "#1f7a4d"),
-                button(&reject, "退件", "#b3261e"),
-            ),
+            html: html_document(html! {
+                p { "您好：" }
+                p { "有一筆新的碳星雲服務申請待審核。" }
+                table {
+                    @for (k, v) in &rows {
+                        tr { th align="left" style="padding:4px 12px 4px 0" { (k) } td { (v) } }
+                    }
+                }
+                p { (button(&approve, "核准", APPROVE_COLOR)) (button(&reject, "退件", REJECT_COLOR)) }
+                p style="color:#666" { "開啟連結後會先顯示確認頁面，確認後才會送出審核結果。連結 " (days) " 天內有效，僅限您本人使用。" }
+                (footer())
+            }),
         }
     }
 
@@ -326,13 +339,16 @@ impl NotifyService {
                     "您好：\n\n您申請的碳星雲服務平台帳號已通過審核！\n\n現在您可以登入 EcoSphere 平台\n點擊「碳星雲服務平台登入」按鈕\n即可跳轉並開始使用服務。\n\n\
                      或是透過此連結登入：\n{login_url}\n\n申請進度：{status_url}\n試用期間為 6 個月。\n\n{FOOTER_TEXT}"
                 ),
-                html: format!(
-                    "<p>您好：</p><p><strong>您申請的碳星雲服務平台帳號已通過審核！</strong></p><p>現在您可以登入 EcoSphere 平台<br>點擊「碳星雲服務平台登入」按鈕<br>即可跳轉並開始使用服務。</p>\
-                     <p>{}</p><p>或是透過此連結登入：<br><a href=\"{url}\">{url}</a></p><p>申請進度：<a href=\"{status}\">{status}</a></p><p>試用期間為 6 個月。</p>{FOOTER_HTML}",
-                    button(&login_url, "點我前往", "#1f7a4d"),
-                    url = esc(&login_url),
-                    status = esc(&status_url),
-                ),
+                html: html_document(html! {
+                    p { "您好：" }
+                    p { strong { "您申請的碳星雲服務平台帳號已通過審核！" } }
+                    p { "現在您可以登入 EcoSphere 平台" br; "點擊「碳星雲服務平台登入」按鈕" br; "即可跳轉並開始使用服務。" }
+                    p { (button(&login_url, "點我前往", APPROVE_COLOR)) }
+                    p { "或是透過此連結登入：" br; a href=(login_url) { (login_url) } }
+                    p { "申請進度：" a href=(status_url) { (status_url) } }
+                    p { "試用期間為 6 個月。" }
+                    (footer())
+                }),
             }
         } else {
             let reason = cap(app.decision.as_ref().and_then(|d| d.reason.as_deref()).unwrap_or("（未提供）"));
@@ -344,13 +360,15 @@ impl NotifyService {
                     "您好：\n\n很抱歉\n您申請的碳星雲服務平台帳號未通過審核。\n\n請參考以下退件原因，如有疑問歡迎聯絡客服協助謝謝！\n\n{reason}\n\n\
                      您可以修正後重新提出申請：{apply_url}\n\n{FOOTER_TEXT}"
                 ),
-                html: format!(
-                    "<p>您好：</p><p>很抱歉</p><p>您申請的碳星雲服務平台帳號未通過審核。</p><p>請參考以下退件原因，如有疑問歡迎聯絡客服協助謝謝！</p>\
-                     <blockquote style=\"border-left:4px solid #b3261e;padding-left:12px;white-space:pre-wrap\">{}</blockquote>\
-                     <p>您可以修正後<a href=\"{url}\">重新提出申請</a>。</p>{FOOTER_HTML}",
-                    esc(&reason),
-                    url = esc(&apply_url),
-                ),
+                html: html_document(html! {
+                    p { "您好：" }
+                    p { "很抱歉" }
+                    p { "您申請的碳星雲服務平台帳號未通過審核。" }
+                    p { "請參考以下退件原因，如有疑問歡迎聯絡客服協助謝謝！" }
+                    blockquote style="border-left:4px solid #b3261e;padding-left:12px;white-space:pre-wrap" { (reason) }
+                    p { "您可以修正後" a href=(apply_url) { "重新提出申請" } "。" }
+                    (footer())
+                }),
             }
         }
     }
@@ -399,6 +417,61 @@ mod tests {
         assert_eq!(notice_for(Some(&rejected), Some(&rejected)), None);
         assert_eq!(notice_for(Some(&rejected), None), None);
         assert_eq!(notice_for(None, Some(&rejected)), None);
+    }
+
+    fn service() -> NotifyService {
+        use crate::adapters::{OutboxMailer, SqliteApplicationStore, SqliteDb, SqliteNotificationLog};
+        let db = SqliteDb::open_in_memory().unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(crate::ports::ManualClock::new(t("2026-11-19T02:00:00Z")));
+        let from = EmailAddress::parse("service@ecosphere.local").unwrap();
+        let review = ReviewService::new(
+            Arc::new(SqliteApplicationStore::new(db.clone())),
+            crate::domain::ReviewSigner::new(vec![b"0123456789abcdef0123456789abcdef".to_vec()]).unwrap(),
+            clock.clone(),
+        );
+        NotifyService::new(
+            Arc::new(OutboxMailer::new(std::env::temp_dir().join("unused-outbox"), from, clock.clone())),
+            Arc::new(SqliteNotificationLog::new(db)),
+            review,
+            clock,
+            vec![EmailAddress::parse("reviewer@ecosphere.local").unwrap()],
+            "http://127.0.0.1:3000".into(),
+            chrono::Duration::days(7),
+        )
+    }
+
+    fn pending(company: &str) -> Application {
+        use crate::domain::{ApplicationForm, FreeMailDomains, RawForm};
+        let raw = RawForm(
+            [("company_name", company), ("tax_id", "22099131"), ("products", "p"), ("applicant_name", "n"), ("applicant_title", "t"),
+             ("contact_email", "a@acme.com.tw"), ("contact_phone", "02-2345-6789"), ("inventory_status", "verified"), ("interests", "subsidy")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        let (form, _) = ApplicationForm::parse(&raw, &FreeMailDomains::builtin()).unwrap();
+        Application::new_pending(form, t("2026-11-19T02:00:00Z"))
+    }
+
+    #[test]
+    fn the_reviewer_email_escapes_the_company_name() {
+        let svc = service();
+        let app = pending("<script>alert(1)</script>\"&");
+        let reviewer = EmailAddress::parse("reviewer@ecosphere.local").unwrap();
+        let email = svc.review_request(&app, &reviewer);
+        assert!(email.html.starts_with("<!DOCTYPE html>"), "{}", email.html);
+        assert!(email.html.contains("<td>&lt;script&gt;alert(1)&lt;/script&gt;&quot;&amp;</td>"), "{}", email.html);
+        assert!(!email.html.contains("<script>"), "{}", email.html);
+        // The links and the texts are as before; the plain text part is not HTML-escaped.
+        assert!(email.html.contains(">核准</a>") && email.html.contains(">退件</a>"));
+        assert!(email.html.contains("href=\"http://127.0.0.1:3000/review/"));
+        assert!(email.html.contains("連結 7 天內有效，僅限您本人使用。"));
+        assert!(email.text.contains("公司名稱：<script>alert(1)</script>\"&"));
+        assert_eq!(email.subject, "【EcoSphere】碳星雲服務申請待審核：<script>alert(1)</script>\"&");
+        // The reminder escapes it too.
+        let reminder = svc.reminder(std::slice::from_ref(&app), &reviewer, t("2026-11-25T02:00:00Z"));
+        assert!(reminder.html.contains("<td>&lt;script&gt;alert(1)&lt;/script&gt;&quot;&amp;</td>"), "{}", reminder.html);
+        assert!(!reminder.html.contains("<script>"));
     }
 
     #[test]

@@ -6,12 +6,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
+use maud::html;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{EmailAddress, FieldErrors, Member, MemberId, MemberProfile, RawForm, TaxId};
 use crate::error::{AppError, AppResult};
 use crate::ports::{ApplicationStore, Clock, Email, Mailer, MemberStore, TokenStore};
-use crate::web::esc;
 
 pub const LOGIN_LINK_MINUTES: i64 = 15;
 /// Sign-in link requests per e-mail within `LOGIN_LINK_MINUTES` (known or not).
@@ -114,7 +114,7 @@ impl PortalService {
             Err(e) => return Err(e),
         }
         let mut text = String::new();
-        let mut html = String::new();
+        let mut links = Vec::new();
         for m in &memberships {
             let company = self
                 .applications
@@ -129,7 +129,7 @@ impl PortalService {
             self.tokens.insert(LOGIN, &secret_key(&secret), &grant, now, now + Duration::minutes(LOGIN_LINK_MINUTES)).await?;
             let url = format!("{}/login/{secret}", self.public_url);
             text.push_str(&format!("{company}（{}）：{url}\n", m.tax_id));
-            html.push_str(&format!("<li>{}（{}）：<a href=\"{u}\">登入</a></li>", esc(&company), esc(m.tax_id.as_str()), u = esc(&url)));
+            links.push(html! { li { (company) "（" (m.tax_id.as_str()) "）：" a href=(url) { "登入" } } });
         }
         self.mailer
             .send(&Email {
@@ -138,9 +138,13 @@ impl PortalService {
                 text: format!(
                     "您好：\n\n請點選以下連結登入 EcoSphere 平台（{LOGIN_LINK_MINUTES} 分鐘內有效，僅能使用一次）：\n\n{text}\n如果您沒有要求登入，可以忽略本信件。\n\nEcoSphere團隊 敬上\n"
                 ),
-                html: format!(
-                    "<p>您好：</p><p>請點選以下連結登入 EcoSphere 平台（{LOGIN_LINK_MINUTES} 分鐘內有效，僅能使用一次）：</p><ul>{html}</ul><p style=\"color:#666\">如果您沒有要求登入，可以忽略本信件。</p><p>EcoSphere團隊 敬上</p>"
-                ),
+                html: crate::mail::html_document(html! {
+                    p { "您好：" }
+                    p { "請點選以下連結登入 EcoSphere 平台（" (LOGIN_LINK_MINUTES) " 分鐘內有效，僅能使用一次）：" }
+                    ul { @for link in &links { (link) } }
+                    p style="color:#666" { "如果您沒有要求登入，可以忽略本信件。" }
+                    p { "EcoSphere團隊 敬上" }
+                }),
             })
             .await?;
         Ok(())
