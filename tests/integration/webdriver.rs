@@ -60,7 +60,7 @@ impl By {
 }
 
 /// Session options.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
     /// A phone-sized window (390×844, touch, mobile user agent) instead of 1280×1800.
     pub mobile: bool,
@@ -68,11 +68,6 @@ pub struct Options {
     pub shots_dir: Option<PathBuf>,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options { mobile: false, shots_dir: None }
-    }
-}
 
 /// A WebDriver command that failed: the W3C error code and message.
 #[derive(Debug, Clone)]

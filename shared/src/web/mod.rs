@@ -1,11 +1,12 @@
-//! Web helpers shared by the HTTP functions: content negotiation, the page layout,
-//! HTML escaping, form bodies, and the one place where errors become HTML pages.
+//! Web helpers shared by the HTTP functions: content negotiation, the page layout
+//! (`layout`), sessions and CSRF (`session`), form bodies, and the one place where errors
+//! become HTML pages.
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 pub mod layout;
 pub mod session;
@@ -82,65 +83,6 @@ pub fn wants_json(headers: &HeaderMap) -> bool {
         (Some(j), None) => j > 0.0,
         _ => false,
     }
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    html_escape::encode_quoted_attribute(s).into_owned()
-}
-
-/// The page layout (zh-TW).
-pub fn page(title: &str, body: &str) -> String {
-    format!(
-        r#"<!doctype html>
-<html lang="zh-Hant-TW">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} – EcoSphere 碳星雲</title>
-<style>
-:root {{ --green:#1f7a4d; --ink:#1d2a24; --muted:#5b6b63; --bad:#b3261e; --bg:#f5f8f6; }}
-* {{ box-sizing: border-box; }}
-body {{ margin:0; font-family: "Noto Sans TC","PingFang TC","Microsoft JhengHei",system-ui,sans-serif; color:var(--ink); background:var(--bg); line-height:1.6; }}
-header {{ background:var(--green); color:#fff; padding:.8rem 1.2rem; }}
-header a {{ color:#fff; text-decoration:none; font-weight:700; }}
-main {{ max-width:960px; margin:1.5rem auto; background:#fff; padding:1.5rem 2rem; border-radius:8px; box-shadow:0 1px 3px #0002; }}
-h1 {{ font-size:1.5rem; margin-top:0; }}
-.notice {{ background:#eef6f1; border-left:4px solid var(--green); padding:.6rem 1rem; margin:1rem 0; }}
-.notice ol {{ margin:.3rem 0; padding-left:1.4rem; }}
-.grid {{ display:grid; grid-template-columns:repeat(auto-fit,minmax(280px,1fr)); gap:1rem 2rem; }}
-label.field {{ display:block; font-weight:600; }}
-.req {{ color:var(--bad); }}
-input[type=text], input[type=email], input[type=tel], textarea {{ width:100%; padding:.5rem; border:1px solid #b8c4bd; border-radius:4px; font:inherit; }}
-fieldset {{ border:1px solid #d6ded9; border-radius:4px; }}
-.error {{ color:var(--bad); font-size:.9rem; }}
-.has-error input, .has-error fieldset {{ border-color:var(--bad); }}
-.alert {{ background:#fdecea; border-left:4px solid var(--bad); padding:.6rem 1rem; }}
-button, .button {{ background:var(--green); color:#fff; border:0; padding:.6rem 1.6rem; border-radius:4px; font:inherit; cursor:pointer; text-decoration:none; display:inline-block; }}
-.status {{ font-size:1.4rem; font-weight:700; }}
-.status-pending {{ color:#a15c00; }} .status-approved {{ color:var(--green); }} .status-rejected {{ color:var(--bad); }}
-dl {{ display:grid; grid-template-columns:max-content 1fr; gap:.3rem 1rem; }} dt {{ color:var(--muted); }}
-footer {{ text-align:center; color:var(--muted); font-size:.85rem; margin:2rem 0; }}
-</style>
-</head>
-<body>
-<header><a href="/apply">EcoSphere 碳星雲服務</a></header>
-<main>
-{body}
-</main>
-<footer>電子資訊業低碳轉型推動計畫 · EcoSphere 碳星雲服務</footer>
-</body>
-</html>
-"#,
-        title = esc(title),
-    )
-}
-
-/// An HTML page response with a status.
-pub fn html(status: StatusCode, title: &str, body: &str) -> Response {
-    let mut resp = (status, Html(page(title, body))).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 /// Middleware: an `AppError` response becomes an HTML page unless the client asked
@@ -318,8 +260,4 @@ mod tests {
         assert!(!wants_json(&HeaderMap::new()));
     }
 
-    #[test]
-    fn escaping() {
-        assert_eq!(esc("<script>\"x\"&'"), "&lt;script&gt;&quot;x&quot;&amp;&#x27;");
-    }
 }
