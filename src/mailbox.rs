@@ -30,20 +30,42 @@ impl Decision {
 /// The mailbox is served when the server listens on a loopback address (127.0.0.0/8,
 /// ::1), or when `APP_DEV_MAILBOX=1` says so; `APP_DEV_MAILBOX=0` turns it off anywhere.
 /// Anyone who can reach a server listening on 0.0.0.0 or a LAN address could otherwise
-/// read every sign-in and review link.
-pub fn decide(addr: SocketAddr, setting: Option<bool>) -> Decision {
+/// read every sign-in and review link. A loopback server whose `APP_PUBLIC_URL` names
+/// another host sits behind a reverse proxy that others reach: off there too.
+pub fn decide(addr: SocketAddr, setting: Option<bool>, public_url: Option<&str>) -> Decision {
+    let public_elsewhere = public_url.is_some_and(|u| !url_is_loopback(u));
     match setting {
         Some(true) => Decision::On("APP_DEV_MAILBOX=1"),
         Some(false) => Decision::Off("APP_DEV_MAILBOX=0"),
+        None if public_elsewhere => Decision::Off("APP_PUBLIC_URL names a host others reach; set APP_DEV_MAILBOX=1 to serve it anyway"),
         None if addr.ip().to_canonical().is_loopback() => Decision::On("the server listens on a loopback address only"),
         None => Decision::Off("the server listens beyond loopback; set APP_DEV_MAILBOX=1 to serve it anyway"),
     }
 }
 
+/// [`decide`] for a configuration.
+pub fn allowed(config: &ecosphere::config::Config) -> Decision {
+    decide(config.addr, config.dev_mailbox, config.public_url_explicit.then_some(config.public_url.as_str()))
+}
+
+/// Whether a URL's host is this machine only (localhost, 127.0.0.0/8, ::1).
+fn url_is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
 /// The mailbox routes if `app` runs locally and [`decide`] allows them; logs the decision.
 pub fn router_if_allowed(app: Arc<App>) -> Option<Router> {
     app.local.as_ref()?;
-    match decide(app.config.addr, app.config.dev_mailbox) {
+    match allowed(&app.config) {
         Decision::On(why) => {
             tracing::info!(path = "/_dev/mailbox", reason = why, "dev mailbox on");
             Some(router(app))
@@ -177,15 +199,24 @@ mod tests {
     fn the_mailbox_is_on_for_loopback_or_the_setting_only() {
         let at = |s: &str| s.parse::<SocketAddr>().unwrap();
         for a in ["127.0.0.1:3000", "127.1.2.3:0", "[::1]:3000", "[::ffff:127.0.0.1]:3000"] {
-            assert!(decide(at(a), None).is_on(), "{a}");
-            assert!(decide(at(a), Some(true)).is_on(), "{a}");
-            assert!(!decide(at(a), Some(false)).is_on(), "{a}: APP_DEV_MAILBOX=0");
+            assert!(decide(at(a), None, None).is_on(), "{a}");
+            assert!(decide(at(a), Some(true), None).is_on(), "{a}");
+            assert!(!decide(at(a), Some(false), None).is_on(), "{a}: APP_DEV_MAILBOX=0");
         }
         for a in ["0.0.0.0:3000", "[::]:3000", "192.168.1.20:3000", "10.0.0.5:80", "[fe80::1]:3000"] {
-            assert!(!decide(at(a), None).is_on(), "{a}");
-            assert!(!decide(at(a), Some(false)).is_on(), "{a}");
-            assert!(decide(at(a), Some(true)).is_on(), "{a}: APP_DEV_MAILBOX=1");
+            assert!(!decide(at(a), None, None).is_on(), "{a}");
+            assert!(!decide(at(a), Some(false), None).is_on(), "{a}");
+            assert!(decide(at(a), Some(true), None).is_on(), "{a}: APP_DEV_MAILBOX=1");
         }
-        assert!(matches!(decide(at("0.0.0.0:3000"), None), Decision::Off(why) if why.contains("APP_DEV_MAILBOX=1")));
+        assert!(matches!(decide(at("0.0.0.0:3000"), None, None), Decision::Off(why) if why.contains("APP_DEV_MAILBOX=1")));
+        // Behind a reverse proxy: loopback listener, public URL elsewhere.
+        let lo = at("127.0.0.1:3000");
+        for u in ["http://127.0.0.1:3000", "http://localhost:3000/", "http://[::1]:8080", "http://127.0.0.2"] {
+            assert!(decide(lo, None, Some(u)).is_on(), "{u}");
+        }
+        for u in ["https://carbon.example.com.tw", "http://192.168.1.20:3000", "https://localhost.example.com", "http://user@10.0.0.1/"] {
+            assert!(!decide(lo, None, Some(u)).is_on(), "{u}");
+            assert!(decide(lo, Some(true), Some(u)).is_on(), "{u}: APP_DEV_MAILBOX=1");
+        }
     }
 }

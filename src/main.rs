@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     println!("EcoSphere 碳星雲 is running at {}", running.url());
     println!("  application form:  {}/apply", running.url());
     if let Some(local) = &running.app.local {
-        if ecosphere_local::mailbox::decide(running.app.config.addr, running.app.config.dev_mailbox).is_on() {
+        if ecosphere_local::mailbox::allowed(&running.app.config).is_on() {
             println!("  local mailbox:     {}/_dev/mailbox", running.url());
         }
         println!("  data directory:    {}", local.data_dir.display());
