@@ -17,8 +17,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         Some("export") => return export(&args[1..]).await,
         Some("verify") => std::process::exit(verify(&args[1..]).await),
         Some("dead-letters") => return dead_letters(&args[1..]).await,
+        Some("programme") => std::process::exit(programme(&args[1..])),
         Some(cmd) => {
-            eprintln!("unknown command `{cmd}`; usage: ecosphere [serve] | ecosphere export --tax-id 統一編號 [--year 年度] | ecosphere verify 憑證.pdf|憑證.json [--jwks 金鑰.json] [--evidence 單據…] | ecosphere dead-letters [--redrive]");
+            eprintln!("unknown command `{cmd}`; usage: ecosphere [serve] | ecosphere export --tax-id 統一編號 [--year 年度] | ecosphere verify 憑證.pdf|憑證.json [--jwks 金鑰.json] [--evidence 單據…] | ecosphere dead-letters [--redrive] | ecosphere programme check 名單.json");
             std::process::exit(2);
         }
     }
@@ -252,4 +253,61 @@ async fn dead_letters(args: &[String]) -> Result<(), Box<dyn std::error::Error +
         .collect();
     println!("{}", serde_json::to_string_pretty(&serde_json::json!({"redrive": summary, "dead_letters": letters}))?);
     Ok(())
+}
+
+/// `programme check FILE.json`: the verdict of the programme year's rules on one
+/// consultant's list of client firms, as JSON on stdout (CONTRACT.md). Exit 0 with a
+/// verdict (whatever `ok` is), 2 with a zh-TW message for input that is not such a list.
+fn programme(args: &[String]) -> i32 {
+    use ecosphere::programme::{check, FirmList, Rules};
+    let usage = "用法：ecosphere programme check 名單.json（- 代表標準輸入）";
+    let [sub, file] = args else {
+        eprintln!("{usage}");
+        return 2;
+    };
+    if sub != "check" {
+        eprintln!("未知的子命令「{sub}」；{usage}");
+        return 2;
+    }
+    let text = if file == "-" {
+        let mut s = String::new();
+        match std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+            Ok(_) => s,
+            Err(e) => {
+                eprintln!("無法讀取標準輸入：{e}");
+                return 2;
+            }
+        }
+    } else {
+        match std::fs::read(file) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(_) => {
+                    eprintln!("{file} 不是 UTF-8 文字檔");
+                    return 2;
+                }
+            },
+            Err(e) => {
+                eprintln!("無法讀取 {file}：{e}");
+                return 2;
+            }
+        }
+    };
+    let list = match FirmList::parse(&text) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let rules = match Rules::for_year(list.year) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let verdict = check(&rules, &list);
+    println!("{}", serde_json::to_string_pretty(&verdict).expect("a verdict serialises"));
+    0
 }

@@ -11,6 +11,7 @@ pub mod factors;
 pub mod ingest;
 pub mod mail;
 pub mod ports;
+pub mod programme;
 pub mod records;
 pub mod report;
 pub mod runtime;

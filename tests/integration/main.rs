@@ -11,6 +11,7 @@ mod events;
 mod http;
 mod mailbox;
 mod portal;
+mod programme;
 mod review;
 mod smtp;
 mod sso;
