@@ -430,9 +430,17 @@ async fn browser_journey() {
     expect_text(b, "王小明").await;
     pages.check(b, "carbon-dashboard", Via::Get).await;
 
-    // 7. The bookkeeper drops the ledger; the batch page shows it processed.
-    super::carbon::drop_file(&s, "2025-q1", "ledger.csv", LEDGER.as_bytes());
+    // 7. The bookkeeper uploads the ledger on the batch page (file chooser + batch name);
+    //    the page shows it processed.
     click(b, By::link("上傳批次")).await;
+    pages.check(b, "batches-empty", Via::Get).await;
+    let upload_dir = tempfile::tempdir().unwrap();
+    let ledger_path = upload_dir.path().join("ledger.csv");
+    std::fs::write(&ledger_path, LEDGER.as_bytes()).unwrap();
+    b.find(By::css("input#files")).await.must("the file chooser").send_keys(ledger_path.to_str().unwrap()).await.must("choose the file");
+    b.find(By::css("input#batch")).await.must("the batch name").send_keys("2025-q1").await.must("type the batch");
+    click(b, button("上傳")).await;
+    expect_text(b, "已收到 1 個檔案").await;
     b.wait_for(120, "the batch 2025-q1 processed", || async {
         let _ = b.refresh().await;
         let t = b.body_text().await.ok()?;

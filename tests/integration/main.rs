@@ -15,5 +15,6 @@ mod programme;
 mod review;
 mod smtp;
 mod sso;
+mod upload;
 mod statement;
 mod webdriver;

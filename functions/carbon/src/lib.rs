@@ -48,7 +48,12 @@ pub mod report_model;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/carbon", get(dashboard))
-        .route("/carbon/batches", get(batches))
+        .route(
+            "/carbon/batches",
+            get(batches)
+                .post(upload)
+                .layer(axum::extract::DefaultBodyLimit::max(ecosphere::services::upload::MAX_UPLOAD_BYTES + 1024 * 1024)),
+        )
         .route("/carbon/review", get(review_queue))
         .route("/carbon/activities/{id}", get(activity_page).post(activity_post))
         .route("/carbon/evidence/{id}", get(evidence))
@@ -353,7 +358,58 @@ fn rejected_drops(app: &App, tax: &TaxId) -> Vec<ecosphere::domain::inventory::F
     out
 }
 
-async fn batches(State(app): State<Arc<App>>, who: CarbonSession, headers: HeaderMap) -> Result<Response, AppError> {
+/// What the batch page says after an upload (`?uploaded=N&batch=…`).
+#[derive(Debug, Deserialize, Default)]
+pub struct UploadedQuery {
+    pub uploaded: Option<usize>,
+    pub batch: Option<String>,
+}
+
+/// The upload form (local system; on AWS the page will upload with a presigned S3 POST).
+pub fn upload_form(csrf: &str, done: &UploadedQuery) -> Markup {
+    use ecosphere::ingest::sniff::MAX_FILE_BYTES;
+    use ecosphere::services::upload::MAX_UPLOAD_FILES;
+    html! {
+        @if let (Some(n), Some(batch)) = (done.uploaded, done.batch.as_deref()) {
+            p.notice role="status" { "已收到 " (n) " 個檔案（批次 " (batch) "），系統正在辨識；稍候重新整理本頁即可看到每個檔案的結果。" }
+        }
+        form.upload method="post" action="/carbon/batches" enctype="multipart/form-data" {
+            input type="hidden" name="csrf" value=(csrf);
+            p {
+                label.field for="files" { "選擇帳單檔案（可複選）" }
+                input type="file" id="files" name="files" multiple required
+                    accept=".pdf,.png,.jpg,.jpeg,.csv,application/pdf,image/png,image/jpeg,text/csv" aria-describedby="files-hint";
+                small id="files-hint" { "PDF、PNG、JPEG 或 CSV；每個檔案 " (MAX_FILE_BYTES / 1024 / 1024) " MB 以內，一次最多 " (MAX_UPLOAD_FILES) " 個。" }
+            }
+            p {
+                label.field for="batch" { "批次名稱（選填）" }
+                input type="text" id="batch" name="batch" maxlength="60" placeholder="例如 2025-第一季；留空則以上傳時間命名";
+            }
+            p { button type="submit" { "上傳" } }
+        }
+    }
+}
+
+/// `POST /carbon/batches`: the upload form. Every file is checked first; only when all are
+/// acceptable are they stored, exactly as a drop of `drop/{統一編號}/{批次}/{檔名}`.
+async fn upload(State(app): State<Arc<App>>, headers: HeaderMap, g: ecosphere::web::GuardedUpload<CarbonSession>) -> Result<Response, AppError> {
+    use ecosphere::services::upload::{check, default_batch, store_in_drop_folder};
+    let Some(local) = &app.local else {
+        return Err(AppError::NotFound("此環境請將檔案上傳到 S3 的 drop/{統一編號}/{批次}/ 路徑。".into()));
+    };
+    let tax = &g.session.claims.tax_id;
+    let batch = g.fields.first("batch").filter(|b| !b.trim().is_empty()).map(str::to_string).unwrap_or_else(|| default_batch(app.clock.now()));
+    let checked = check(tax, g.fields.first("tax_id"), &batch, g.files)?;
+    let n = store_in_drop_folder(&local.drop_dir, &checked)?;
+    tracing::info!(files = n, "browser upload stored for ingest");
+    if wants_json(&headers) {
+        return Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "batch": checked.batch, "files": n }))).into_response());
+    }
+    let q = serde_urlencoded::to_string([("uploaded", n.to_string()), ("batch", checked.batch)]).map_err(AppError::internal)?;
+    Ok(Redirect::to(&format!("/carbon/batches?{q}")).into_response())
+}
+
+async fn batches(State(app): State<Arc<App>>, who: CarbonSession, headers: HeaderMap, Query(done): Query<UploadedQuery>) -> Result<Response, AppError> {
     let tax = &who.claims.tax_id;
     let mut files = app.activities.list_files(tax).await?;
     files.extend(rejected_drops(&app, tax));
@@ -375,7 +431,11 @@ async fn batches(State(app): State<Arc<App>>, who: CarbonSession, headers: Heade
         }
         return Ok(Json(serde_json::json!({ "ocr_engine": app.ingest.extractor_name(), "batches": by_batch.into_values().collect::<Vec<_>>() })).into_response());
     }
-    Ok(carbon_page(StatusCode::OK, "/carbon/batches", "上傳批次", batches_body(tax.as_str(), app.ingest.extractor_name(), &files)))
+    let body = html! {
+        @if app.local.is_some() { (upload_form(&who.csrf, &done)) }
+        (batches_body(tax.as_str(), app.ingest.extractor_name(), &files))
+    };
+    Ok(carbon_page(StatusCode::OK, "/carbon/batches", "上傳批次", body))
 }
 
 /// The batch page: every file of every batch (`files` sorted by batch), or how to add one.

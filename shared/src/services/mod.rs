@@ -10,3 +10,4 @@ pub mod portal;
 pub mod review;
 pub mod sso;
 pub mod statement;
+pub mod upload;

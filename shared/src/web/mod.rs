@@ -12,7 +12,7 @@ pub mod layout;
 pub mod session;
 
 pub use layout::{layout, portal_page, render, Area};
-pub use session::{CarbonSession, Guarded, PortalSession};
+pub use session::{CarbonSession, Guarded, GuardedUpload, PortalSession};
 
 use crate::domain::RawForm;
 use crate::error::{AppError, ErrorBody};

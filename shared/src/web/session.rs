@@ -228,6 +228,72 @@ where
     }
 }
 
+/// A state-changing `multipart/form-data` request (the batch page's upload): the session,
+/// its text fields and its files, read under [`crate::services::upload`]'s limits, once the
+/// form's CSRF token has been checked against the session.
+pub struct GuardedUpload<S> {
+    pub session: S,
+    pub fields: RawForm,
+    pub files: Vec<crate::services::upload::UploadedFile>,
+}
+
+impl<S> FromRequest<Arc<App>> for GuardedUpload<S>
+where
+    S: Session + FromRequestParts<Arc<App>, Rejection = AppError>,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        use crate::services::upload::{UploadedFile, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES};
+        let too_large = || AppError::PayloadTooLarge(format!("一次上傳的檔案合計過大（上限 {} MB），請分批上傳。", MAX_UPLOAD_BYTES / 1024 / 1024));
+        let (mut parts, body) = req.into_parts();
+        let session = S::from_request_parts(&mut parts, app).await?;
+        let announced = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > (MAX_UPLOAD_BYTES + 1024 * 1024) as u64) {
+            return Err(too_large());
+        }
+        let mut multipart = axum::extract::Multipart::from_request(Request::from_parts(parts, body), app)
+            .await
+            .map_err(|_| AppError::BadRequest("請以檔案上傳表單（multipart/form-data）送出".into()))?;
+        let unreadable = |e: axum::extract::multipart::MultipartError| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                AppError::BadRequest("無法讀取上傳的表單內容，請重新上傳".into())
+            }
+        };
+        let (mut fields, mut files, mut total) = (Vec::new(), Vec::new(), 0usize);
+        while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+            let name = field.name().unwrap_or_default().to_string();
+            match field.file_name().map(str::to_string) {
+                Some(file_name) => {
+                    if files.len() >= MAX_UPLOAD_FILES {
+                        return Err(AppError::PayloadTooLarge(format!("一次最多上傳 {MAX_UPLOAD_FILES} 個檔案，請分批上傳。")));
+                    }
+                    let bytes = field.bytes().await.map_err(unreadable)?;
+                    total += bytes.len();
+                    if total > MAX_UPLOAD_BYTES {
+                        return Err(too_large());
+                    }
+                    files.push(UploadedFile { name: file_name, bytes: bytes.to_vec() });
+                }
+                None => {
+                    let text = field.text().await.map_err(unreadable)?;
+                    if text.len() > crate::web::MAX_FORM_BYTES {
+                        return Err(AppError::PayloadTooLarge("表單欄位過長".into()));
+                    }
+                    fields.push((name, text));
+                }
+            }
+        }
+        let fields = RawForm(fields);
+        if !app.csrf.verify(S::KIND, session.secret(), fields.first(CSRF_FIELD).unwrap_or_default()) {
+            return Err(refuse_csrf());
+        }
+        Ok(Self { session, fields, files })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
