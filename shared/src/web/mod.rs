@@ -106,12 +106,12 @@ pub async fn negotiate_errors(req: Request, next: Next) -> Response {
         _ => "無法處理您的請求",
     };
     let path = req_path;
-    let (back, back_label) = if path.starts_with("/carbon") {
+    let (back, back_label) = if path.starts_with("/login") || status == StatusCode::UNAUTHORIZED {
+        ("/login", "前往登入頁")
+    } else if path.starts_with("/carbon") {
         ("/carbon", "回到碳星雲服務平台")
     } else if path.starts_with("/members") || path.starts_with("/portal") || path.starts_with("/sso") {
         ("/portal", "回到會員中心")
-    } else if path.starts_with("/login") || status == StatusCode::UNAUTHORIZED {
-        ("/login", "前往登入頁")
     } else {
         ("/apply", "回到申請表單")
     };
