@@ -236,14 +236,7 @@ fn year_on_year(m: &ReportModel, total: f64) -> Markup {
     let Some(y) = &m.yoy else {
         return html! {};
     };
-    let pct = if finite(y.prev_total_kg_co2e) > 0.0 {
-        format!(
-            "{}%",
-            fmt_signed(share_of(y.change_kg_co2e, y.prev_total_kg_co2e) * 100.0, 1)
-        )
-    } else {
-        "-".to_string()
-    };
+    let pct = crate::report::model::fmt_yoy_pct(y);
     let change = fmt_signed(y.change_kg_co2e, 2);
     html! {
         section #yoy {

@@ -335,6 +335,16 @@ pub fn fmt_pct(share: f64) -> String {
     format!("{}%", fmt_num(finite(share) * 100.0, 1))
 }
 
+/// A year-on-year change of the total as a signed percentage ("+12.3%"), or "-" when
+/// the previous year had nothing to compare with.
+pub fn fmt_yoy_pct(y: &YearOnYear) -> String {
+    if finite(y.prev_total_kg_co2e) > 0.0 {
+        format!("{}%", fmt_signed(share_of(y.change_kg_co2e, y.prev_total_kg_co2e) * 100.0, 1))
+    } else {
+        "-".to_string()
+    }
+}
+
 /// The hotspots to show: largest first, up to and including the source that reaches
 /// `HOTSPOT_THRESHOLD` of the total; sources without emissions are left out.
 pub fn pareto_hotspots(hotspots: &[Hotspot]) -> Vec<&Hotspot> {

@@ -339,14 +339,7 @@ fn layout(m: &ReportModel) -> Doc {
 
     if let Some(y) = &m.yoy {
         d.heading("年度比較", 80.0);
-        let pct = if finite(y.prev_total_kg_co2e) > 0.0 {
-            format!(
-                "{}%",
-                fmt_signed(share_of(y.change_kg_co2e, y.prev_total_kg_co2e) * 100.0, 1)
-            )
-        } else {
-            "-".to_string()
-        };
+        let pct = crate::report::model::fmt_yoy_pct(y);
         d.paragraph(
             &format!(
                 "與 {} 年比較：排放量變動 {} kgCO2e（{}），其中活動量變動造成 {} kgCO2e，排放係數變動造成 {} kgCO2e。下表單位：kgCO2e。",
