@@ -524,6 +524,23 @@ async fn browser_journey() {
     assert!(size > 5_000 && size < 20_000_000, "PDF size {size} bytes");
     eprintln!("browser: journey done in {:.1} s ({} pages, PDF {size} bytes)", t0.elapsed().as_secs_f64(), pages.pages.len());
 
+    // On a phone (consultants work from one): the same pages at 390 px wide scroll only
+    // inside their tables, never the whole page sideways.
+    b.cmd(reqwest::Method::POST, "/window/rect", Some(serde_json::json!({ "width": 390, "height": 844 }))).await.must("phone-sized window");
+    let mut too_wide = Vec::new();
+    for path in ["/portal", "/members", "/carbon", "/carbon/batches", "/carbon/review", "/carbon/inventory", "/carbon/factors", "/carbon/report", "/apply"] {
+        b.goto(&format!("{base}{path}")).await.must(path);
+        let w = b
+            .execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![])
+            .await
+            .must("page width");
+        let (scroll, inner) = (w[0].as_f64().unwrap_or(0.0), w[1].as_f64().unwrap_or(0.0));
+        if scroll > inner + 1.0 {
+            too_wide.push(format!("{path}: {scroll} px wide in a {inner} px window"));
+        }
+    }
+    assert!(too_wide.is_empty(), "pages wider than a phone: {too_wide:?}");
+
     // The checks over every page.
     let (errors, warnings) = pages.vnu_errors(&tools.vnu_jar);
     let mut report = String::new();
