@@ -179,7 +179,7 @@ pub fn dashboard_body(d: &Dashboard, s: &Summary) -> Markup {
                 h2 { "開始建立您的溫室氣體盤查" }
                 p { "目前還沒有任何帳單資料。把電費、水費、燃料、冷媒等單據交給系統，系統會自動辨識、計算排放量，結果就會顯示在這裡。" }
                 ol {
-                    li { "將帳單檔案放入資料夾 " (drop_folder(d.tax)) "（本機），或上傳到 S3 的同一路徑；批次名稱可自訂，例如 " code { "2025-第一季" } "。" }
+                    li { "在 " a href="/carbon/batches" { "上傳批次" } " 頁選擇檔案上傳，或將帳單檔案放入資料夾 " (drop_folder(d.tax)) "（本機；雲端則上傳到 S3 的同一路徑）；批次名稱可自訂，例如 " code { "2025-第一季" } "。" }
                     li { "支援的檔案類型：PNG、JPEG、PDF 與 CSV。" }
                     li { "到 " a href="/carbon/batches" { "上傳批次" } " 查看每個檔案的處理結果；讀不清楚的數值會列在 " a href="/carbon/review" { "待確認" } "，確認後才會計入盤查。" }
                 }
@@ -448,7 +448,7 @@ pub fn batches_body(tax: &str, ocr_engine: &str, files: &[FileRecord]) -> Markup
             div.notice {
                 h2 { "尚未上傳任何檔案。" }
                 ol {
-                    li { "在資料夾 " (drop_folder(tax)) " 中建立一個批次資料夾（名稱可自訂，例如 " code { "2025-第一季" } "），把帳單檔案放進去；在雲端則上傳到 S3 的同一路徑。" }
+                    li { "用本頁上方的表單選擇檔案上傳，或在資料夾 " (drop_folder(tax)) " 中建立一個批次資料夾（名稱可自訂，例如 " code { "2025-第一季" } "），把帳單檔案放進去；在雲端則上傳到 S3 的同一路徑。" }
                     li { "支援的檔案類型：PNG、JPEG、PDF 與 CSV。" }
                     li { "系統收件後會自動辨識，每個檔案的結果（完成、待人工確認、失敗及原因）會列在本頁；讀不清楚的數值請到 " a href="/carbon/review" { "待確認" } " 確認。" }
                 }
