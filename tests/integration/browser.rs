@@ -522,7 +522,6 @@ async fn browser_journey() {
     assert_eq!(pdf["head"], "%PDF-", "{pdf}");
     let size = pdf["size"].as_u64().unwrap_or(0);
     assert!(size > 5_000 && size < 20_000_000, "PDF size {size} bytes");
-    eprintln!("browser: journey done in {:.1} s ({} pages, PDF {size} bytes)", t0.elapsed().as_secs_f64(), pages.pages.len());
 
     // On a phone (consultants work from one): the same pages at 390 px wide scroll only
     // inside their tables, never the whole page sideways.
@@ -540,6 +539,28 @@ async fn browser_journey() {
         }
     }
     assert!(too_wide.is_empty(), "pages wider than a phone: {too_wide:?}");
+
+    // 12. The statement for the bank (nothing waits in review any more), and the bank
+    //     officer's public check page, opened without any session.
+    let statement = b
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               fetch('/carbon/statement.json?year=' + arguments[0], { credentials: 'same-origin' })
+                 .then(r => r.json().then(j => done({ status: r.status, id: j.id })))
+                 .catch(e => done({ error: String(e) }));"#,
+            vec![json!(YEAR)],
+        )
+        .await
+        .must("the statement");
+    assert_eq!(statement["status"], 200, "{statement}");
+    let id = statement["id"].as_str().expect("a statement id").to_string();
+    b.cmd(reqwest::Method::DELETE, "/cookie", None).await.must("a browser without sessions, like the bank's");
+    b.goto(&format!("{base}/verify/{id}")).await.must("the check page");
+    expect_text(b, "碳排放查核參考憑證查驗").await;
+    let text = expect_text(b, "狀態：有效").await;
+    assert!(text.contains(COMPANY) && text.contains(TAX), "{text}");
+    pages.check(b, "verify", Via::Get).await;
+    eprintln!("browser: journey done in {:.1} s ({} pages, PDF {size} bytes)", t0.elapsed().as_secs_f64(), pages.pages.len());
 
     // The checks over every page.
     let (errors, warnings) = pages.vnu_errors(&tools.vnu_jar);
