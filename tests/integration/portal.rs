@@ -54,7 +54,7 @@ impl Sys {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    /// Applies and approves a company through the review link; returns nothing.
+    /// Applies and approves a company through the review link, and waits for the approval e-mail.
     pub(super) async fn approved_company(&self, company: &str, tax: &str, email: &str) {
         let form = valid_form(company, tax).into_iter().map(|(k, v)| if k == "contact_email" { (k, email.to_string()) } else { (k, v) }).collect::<Vec<_>>();
         assert_eq!(self.client.post(self.url("/apply")).form(&form).send().await.unwrap().status(), StatusCode::SEE_OTHER);
@@ -62,6 +62,9 @@ impl Sys {
         let line = text.lines().find(|l| l.starts_with("核准：")).unwrap();
         let path = format!("/{}", line.split_once('：').unwrap().1.trim().splitn(4, '/').nth(3).unwrap());
         assert_eq!(self.client.post(self.url(&path)).form(&[("decision", "approve")]).send().await.unwrap().status(), StatusCode::OK);
+        // The change feed sends the approval e-mail a moment later: wait for it, so tests that
+        // count e-mails afterwards do not count it by chance.
+        self.wait_mail(|m| m.0 == email && m.1.contains("已通過審核")).await;
     }
     /// Requests a sign-in link for `email` and returns its path.
     pub(super) async fn login_link(&self, email: &str) -> String {

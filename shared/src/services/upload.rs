@@ -16,6 +16,16 @@ pub const MAX_UPLOAD_FILES: usize = 50;
 /// Most bytes in one upload (all files together).
 pub const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
 
+/// The refusal of an upload over [`MAX_UPLOAD_BYTES`] in all.
+pub fn too_large() -> AppError {
+    AppError::PayloadTooLarge(format!("一次上傳的檔案合計過大（上限 {} MB），請分批上傳。", MAX_UPLOAD_BYTES / 1024 / 1024))
+}
+
+/// The refusal of an upload of more than [`MAX_UPLOAD_FILES`] files.
+pub fn too_many_files() -> AppError {
+    AppError::PayloadTooLarge(format!("一次最多上傳 {MAX_UPLOAD_FILES} 個檔案，請分批上傳。"))
+}
+
 /// One file of the form.
 #[derive(Debug, Clone)]
 pub struct UploadedFile {
@@ -66,11 +76,11 @@ pub fn check(tax: &TaxId, form_tax: Option<&str>, batch: &str, files: Vec<Upload
         return Err(AppError::BadRequest("請選擇至少一個檔案（PDF、PNG、JPEG 或 CSV）。".into()));
     }
     if files.len() > MAX_UPLOAD_FILES {
-        return Err(AppError::PayloadTooLarge(format!("一次最多上傳 {MAX_UPLOAD_FILES} 個檔案，請分批上傳。")));
+        return Err(too_many_files());
     }
     let total: usize = files.iter().map(|f| f.bytes.len()).sum();
     if total > MAX_UPLOAD_BYTES {
-        return Err(AppError::PayloadTooLarge(format!("一次上傳的檔案合計過大（上限 {} MB），請分批上傳。", MAX_UPLOAD_BYTES / 1024 / 1024)));
+        return Err(too_large());
     }
     let mut out = Vec::with_capacity(files.len());
     let mut names: Vec<String> = Vec::new();
@@ -99,29 +109,34 @@ pub fn check(tax: &TaxId, form_tax: Option<&str>, batch: &str, files: Vec<Upload
 }
 
 /// Stores a checked upload into the local drop folder, each file written beside its place
-/// and renamed into it, so the drop watcher never sees half a file. All files are written
-/// first and renamed after, so a failure leaves none of them in the drop folder.
+/// under a dot-name the drop watcher skips, then renamed into it, so the watcher never sees
+/// half a file. All files are written before any is renamed; if a write or a rename fails,
+/// the staged and the already renamed files are removed again (the watcher takes a file only
+/// once it has seen it unchanged on two scans), so a failed upload leaves none of them.
 pub fn store_in_drop_folder(drop_dir: &Path, upload: &CheckedUpload) -> Result<usize, AppError> {
     let mut staged = Vec::with_capacity(upload.files.len());
+    let mut placed = Vec::with_capacity(upload.files.len());
     let result = (|| {
         for (key, bytes) in &upload.files {
             let rel = key.as_str().strip_prefix("drop/").ok_or_else(|| AppError::internal("upload key outside drop/"))?;
             let target = drop_dir.join(rel);
             let dir = target.parent().ok_or_else(|| AppError::internal("upload path without a folder"))?;
             std::fs::create_dir_all(dir).map_err(|e| AppError::internal(format!("create {}: {e}", dir.display())))?;
-            // A dot-name the watcher skips while it is being written.
             let tmp = dir.join(format!(".upload-{}.part", uuid::Uuid::new_v4()));
+            staged.push(tmp.clone());
             std::fs::write(&tmp, bytes).map_err(|e| AppError::internal(format!("write {}: {e}", tmp.display())))?;
-            staged.push((tmp, target));
+            placed.push((tmp, target));
         }
-        for (tmp, target) in &staged {
+        let mut n = 0;
+        for (tmp, target) in &placed {
             std::fs::rename(tmp, target).map_err(|e| AppError::internal(format!("rename into {}: {e}", target.display())))?;
+            n += 1;
         }
-        Ok(staged.len())
+        Ok(n)
     })();
     if result.is_err() {
-        for (tmp, _) in &staged {
-            let _ = std::fs::remove_file(tmp);
+        for path in staged.iter().chain(placed.iter().map(|(_, target)| target)) {
+            let _ = std::fs::remove_file(path);
         }
     }
     result
@@ -175,6 +190,17 @@ mod tests {
         assert!(matches!(check(&tax(), Some("04595257"), "b", vec![csv("a.csv")]), Err(AppError::Forbidden(_))));
         assert!(matches!(check(&tax(), Some("not-a-tax-id"), "b", vec![csv("a.csv")]), Err(AppError::Forbidden(_))));
         assert!(check(&tax(), Some("22099131"), "b", vec![csv("a.csv")]).is_ok());
+    }
+
+    #[test]
+    fn a_failed_store_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let u = check(&tax(), None, "b1", vec![csv("a.csv"), csv("b.csv")]).unwrap();
+        // b.csv's place is taken by a folder: the second rename fails after the first worked.
+        std::fs::create_dir_all(dir.path().join("22099131/b1/b.csv/inside")).unwrap();
+        assert!(store_in_drop_folder(dir.path(), &u).is_err());
+        let left: Vec<String> = std::fs::read_dir(dir.path().join("22099131/b1")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+        assert_eq!(left, ["b.csv"], "only the folder that was there before");
     }
 
     #[test]

@@ -244,8 +244,7 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Self::Rejection> {
-        use crate::services::upload::{UploadedFile, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES};
-        let too_large = || AppError::PayloadTooLarge(format!("一次上傳的檔案合計過大（上限 {} MB），請分批上傳。", MAX_UPLOAD_BYTES / 1024 / 1024));
+        use crate::services::upload::{too_large, too_many_files, UploadedFile, MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES};
         let (mut parts, body) = req.into_parts();
         let session = S::from_request_parts(&mut parts, app).await?;
         let announced = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
@@ -268,7 +267,7 @@ where
             match field.file_name().map(str::to_string) {
                 Some(file_name) => {
                     if files.len() >= MAX_UPLOAD_FILES {
-                        return Err(AppError::PayloadTooLarge(format!("一次最多上傳 {MAX_UPLOAD_FILES} 個檔案，請分批上傳。")));
+                        return Err(too_many_files());
                     }
                     let bytes = field.bytes().await.map_err(unreadable)?;
                     total += bytes.len();
