@@ -44,7 +44,9 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
       || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; }
   else
-    sudo -n apt-get install -y -qq --no-install-recommends "${need[@]}" \
+    # A fresh machine may have empty package lists: update once and try again.
+    { sudo -n apt-get install -y -qq --no-install-recommends "${need[@]}" \
+      || { sudo -n apt-get update -qq && sudo -n apt-get install -y -qq --no-install-recommends "${need[@]}"; }; } \
       || { echo "missing system packages: ${need[*]} (run as root or install them)" >&2; exit 1; }
   fi
 fi
