@@ -98,6 +98,12 @@ impl Rules {
 
     /// Parses and checks a rules file (codes are 6 digits, ranges ordered, and no code
     /// belongs to two sub-industries of a track).
+    /// The newest rules compiled in.
+    pub fn latest() -> Result<Self, String> {
+        let (roc, _) = RULES_FILES.iter().max_by_key(|(y, _)| *y).ok_or("尚無計畫規則")?;
+        Self::for_year(i32::from(*roc) + 1911)
+    }
+
     pub fn parse(text: &str) -> Result<Self, String> {
         let rules: Rules = serde_json::from_str(text).map_err(|e| format!("計畫規則檔格式有誤：{e}"))?;
         for track in [&rules.tracks.manufacturing, &rules.tracks.service] {
@@ -139,23 +145,7 @@ impl Rules {
     }
 }
 
-/// A 6-digit 稅務行業標準分類 code, kept as text (081111 keeps its leading 0).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct IndustryCode(String);
-
-impl IndustryCode {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(s.to_string()))
-        } else {
-            Err(format!("行業代碼須為 6 位數字（例如 251111、081111），收到「{}」", s.chars().take(20).collect::<String>()))
-        }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use crate::domain::firm::IndustryCode;
 
 /// One client firm of the list.
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod application;
 pub mod email;
+pub mod firm;
 pub mod inventory;
 pub mod member;
 pub mod review;
@@ -15,3 +16,4 @@ pub use email::{CompanyEmail, EmailAddress, EmailError, FreeMailDomains};
 pub use tax_id::{TaxId, TaxIdError};
 pub use review::{parse_reason, ReviewAction, ReviewClaims, ReviewSigner, TokenError};
 pub use member::{Member, MemberAudit, MemberId, MemberProfile};
+pub use firm::{Counties, County, FirmProfile, IndustryCode, IndustryTable, ProfileAudit, ProfileFields, Sector};
