@@ -79,6 +79,8 @@ pub struct App {
     pub calculate: CalculateService,
     pub statements: Arc<dyn crate::ports::StatementStore>,
     pub statement: crate::services::statement::StatementService,
+    /// Firm profiles (公司資料維護).
+    pub firms: crate::services::firms::FirmService,
     /// The key of the one CSRF scheme (derived from the first review-link key).
     pub csrf: crate::web::session::CsrfKey,
 }
@@ -246,6 +248,15 @@ impl App {
             }
             _ => return Err(AppError::internal("local parts missing")),
         };
+        let firm_profiles: Arc<dyn crate::ports::FirmProfileStore> = match (&config.backend, &local) {
+            (Backend::Local { .. }, Some(parts)) => Arc::new(adapters::SqliteFirmProfileStore::new(parts.db.clone())),
+            (Backend::Aws { table, endpoint_url, .. }, _) => {
+                let sdk = adapters::aws::sdk_config(endpoint_url.as_deref()).await;
+                Arc::new(adapters::DynamoFirmProfileStore::from_sdk(&sdk, table.clone()))
+            }
+            _ => return Err(AppError::internal("local parts missing")),
+        };
+        let firms = crate::services::firms::FirmService::new(firm_profiles, clock.clone());
         let statement_keys = match (&local, config.statement_keys.is_empty()) {
             (Some(parts), true) => local_statement_keys(&parts.data_dir)?,
             _ => config.statement_keys.iter().map(|k| StatementKey::parse(k)).collect::<Result<Vec<_>, _>>().map_err(AppError::internal)?,
@@ -280,6 +291,7 @@ impl App {
             calculate,
             statements,
             statement,
+            firms,
             csrf,
         }))
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod factors;
 pub mod ingest;
 pub mod mail;
+pub mod national;
 pub mod ports;
 pub mod programme;
 pub mod records;

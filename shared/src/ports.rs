@@ -306,3 +306,19 @@ pub trait StatementStore: Send + Sync {
     /// Revokes `id` with a reason; false when it does not exist.
     async fn revoke(&self, tax_id: &TaxId, year: i32, id: &str, reason: &str) -> AppResult<bool>;
 }
+
+/// Firm profiles, one per company and inventory year, each change with its audit entry.
+#[async_trait]
+pub trait FirmProfileStore: Send + Sync {
+    async fn get(&self, tax_id: &TaxId, year: i32) -> AppResult<Option<crate::domain::FirmProfile>>;
+    /// Every year's profile of one company, oldest year first.
+    async fn history(&self, tax_id: &TaxId) -> AppResult<Vec<crate::domain::FirmProfile>>;
+    /// Writes `profile` and `audit` together, when the stored version is
+    /// `profile.version - 1` (none stored for version 1); otherwise a conflict and
+    /// nothing written.
+    async fn save(&self, profile: &crate::domain::FirmProfile, audit: &crate::domain::ProfileAudit) -> AppResult<()>;
+    /// Every company's profile for one year, by 統一編號.
+    async fn list_year(&self, year: i32) -> AppResult<Vec<crate::domain::FirmProfile>>;
+    /// One company's audit trail, oldest first.
+    async fn audit(&self, tax_id: &TaxId) -> AppResult<Vec<crate::domain::ProfileAudit>>;
+}

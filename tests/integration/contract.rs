@@ -463,3 +463,82 @@ async fn statement_stores_satisfy_the_contract_on_sqlite_and_the_emulator() {
     create_resources(&sdk, "statements", "statements-bucket").await;
     statement_contract(Arc::new(ecosphere::adapters::DynamoStatementStore::from_sdk(&sdk, "statements"))).await;
 }
+
+fn profile_form(name: &str, revenue: &str, version: u32) -> RawForm {
+    RawForm(
+        [
+            ("name", name),
+            ("industry_code", "251111"),
+            ("county", "65000"),
+            ("address", "新北市三重區重新路一段 1 號"),
+            ("employees", "25"),
+            ("revenue_ntd", revenue),
+            ("capital_ntd", "1000000"),
+            ("floor_area_m2", "850.5"),
+            ("version", &version.to_string()),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    )
+}
+
+async fn firm_profile_contract(store: Arc<dyn ecosphere::ports::FirmProfileStore>) {
+    use ecosphere::services::firms::FirmService;
+    let firms = FirmService::new(store.clone(), Arc::new(SystemClock));
+    let (tax, other) = (TaxId::parse("22099131").unwrap(), TaxId::parse("10458574").unwrap());
+    assert_eq!(store.get(&tax, 2025).await.unwrap(), None);
+
+    // Bad input: 422 naming the field, nothing stored.
+    match firms.save(&tax, 2025, &profile_form("大明金屬", "五百萬", 0), "admin@example.com").await {
+        Err(AppError::Validation(e)) => assert!(e.get("revenue_ntd").is_some(), "{e:?}"),
+        other => panic!("expected 422, got {other:?}"),
+    }
+    assert_eq!(store.get(&tax, 2025).await.unwrap(), None);
+    assert!(store.audit(&tax).await.unwrap().is_empty());
+
+    let v1 = firms.save(&tax, 2025, &profile_form("大明金屬", "6,000,000", 0), "admin@example.com").await.unwrap();
+    assert_eq!(v1.version, 1);
+    assert_eq!(store.get(&tax, 2025).await.unwrap(), Some(v1.clone()), "read back exactly");
+    assert_eq!(v1.fields.floor_area_m2, Some(850.5));
+
+    // A second person who also saw "no profile" is refused; nothing changes.
+    assert!(matches!(firms.save(&tax, 2025, &profile_form("別人改的", "1", 0), "x@example.com").await, Err(AppError::Conflict(_))));
+    let v2 = firms.save(&tax, 2025, &profile_form("大明金屬股份有限公司", "7000000", 1), "consultant@example.com").await.unwrap();
+    assert_eq!(v2.version, 2);
+    assert!(matches!(firms.save(&tax, 2025, &profile_form("舊版覆蓋", "1", 1), "x@example.com").await, Err(AppError::Conflict(_))));
+    assert_eq!(store.get(&tax, 2025).await.unwrap(), Some(v2.clone()));
+    // Saving the same values again writes nothing.
+    assert_eq!(firms.save(&tax, 2025, &profile_form("大明金屬股份有限公司", "7000000", 2), "x@example.com").await.unwrap(), v2);
+
+    // Another year is its own version line; the page for a new year starts from the last one.
+    let view = firms.view(&tax, 2026).await.unwrap();
+    assert!(view.profile.is_none());
+    assert_eq!(view.prefill_from.as_ref().map(|p| p.year), Some(2025));
+    let y24 = firms.save(&tax, 2024, &profile_form("大明金屬", "5000000", 0), "admin@example.com").await.unwrap();
+    assert_eq!(store.history(&tax).await.unwrap(), vec![y24.clone(), v2.clone()], "oldest year first");
+    firms.save(&other, 2025, &profile_form("乙公司", "100", 0), "b@example.com").await.unwrap();
+    let listed: Vec<String> = store.list_year(2025).await.unwrap().iter().map(|p| p.tax_id.to_string()).collect();
+    assert_eq!(listed, vec!["10458574", "22099131"]);
+    assert_eq!(store.list_year(2024).await.unwrap(), vec![y24]);
+
+    // The audit trail: every change, who, before and after; nothing of the other firm.
+    let audit = store.audit(&tax).await.unwrap();
+    assert_eq!(audit.len(), 3, "{audit:?}");
+    assert_eq!(audit[0].before, None);
+    assert_eq!(audit[1].actor, "consultant@example.com");
+    assert_eq!(audit[1].before.as_ref().unwrap().name, "大明金屬");
+    assert_eq!(audit[1].after.name, "大明金屬股份有限公司");
+    assert_eq!(store.audit(&other).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn firm_profile_stores_satisfy_the_contract_on_sqlite_and_the_emulator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = SqliteDb::open(&tmp.path().join("db.sqlite3")).unwrap();
+    firm_profile_contract(Arc::new(ecosphere::adapters::SqliteFirmProfileStore::new(db))).await;
+    let moto = Moto::start();
+    let sdk = sdk(&moto.url).await;
+    create_resources(&sdk, "profiles", "profiles-bucket").await;
+    firm_profile_contract(Arc::new(ecosphere::adapters::DynamoFirmProfileStore::from_sdk(&sdk, "profiles"))).await;
+}

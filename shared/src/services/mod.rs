@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod calculate;
+pub mod firms;
 pub mod ingest;
 pub mod inventory;
 pub mod members;

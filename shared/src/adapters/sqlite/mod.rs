@@ -4,6 +4,7 @@
 
 mod activity_store;
 mod application_store;
+mod firm_profile_store;
 pub mod feed;
 mod member_store;
 mod notification_log;
@@ -12,6 +13,7 @@ mod token_store;
 
 pub use activity_store::SqliteActivityStore;
 pub use application_store::SqliteApplicationStore;
+pub use firm_profile_store::SqliteFirmProfileStore;
 pub use member_store::SqliteMemberStore;
 pub use notification_log::SqliteNotificationLog;
 pub use statement_store::SqliteStatementStore;
@@ -200,6 +202,23 @@ const MIGRATIONS: &[&str] = &[
         revoked          TEXT
     ) STRICT;
     CREATE INDEX statements_by_firm_year ON statements (tax_id, year, issued_at);
+    "#,
+    // 8: firm profiles per inventory year, and their append-only audit trail.
+    r#"
+    CREATE TABLE firm_profiles (
+        tax_id   TEXT NOT NULL,
+        year     INTEGER NOT NULL,
+        version  INTEGER NOT NULL,
+        item     TEXT NOT NULL,
+        PRIMARY KEY (tax_id, year)
+    ) STRICT;
+    CREATE INDEX firm_profiles_by_year ON firm_profiles (year, tax_id);
+    CREATE TABLE firm_profile_audit (
+        seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+        tax_id  TEXT NOT NULL,
+        entry   TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX firm_profile_audit_by_firm ON firm_profile_audit (tax_id, seq);
     "#,
 ];
 
