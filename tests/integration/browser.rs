@@ -400,6 +400,27 @@ async fn browser_journey() {
     let after_add = if b.current_url().await.must("url").ends_with("/members") { Via::Get } else { Via::PostResult };
     pages.check(b, "member-added", after_add).await;
 
+    // 5b. 會員中心 → 公司資料維護: a code outside its 中類's range is refused with the field
+    //     named and the typed values kept; then the profile is saved.
+    follow(b, "會員中心", "/portal").await;
+    click(b, link_containing("公司資料維護")).await;
+    expect_text(b, "稅務行業代號").await;
+    pages.check(b, "company-profile", Via::Get).await;
+    type_into(b, "form[action='/company'] [name='industry_code']", "250000").await;
+    click(b, By::css("select[name='county'] option[value='65000']")).await;
+    type_into(b, "form[action='/company'] [name='address']", "新北市三重區重新路一段 1 號").await;
+    type_into(b, "form[action='/company'] [name='employees']", "25").await;
+    type_into(b, "form[action='/company'] [name='revenue_ntd']", "48,000,000").await;
+    type_into(b, "form[action='/company'] [name='capital_ntd']", "5,000,000").await;
+    click(b, By::xpath("//form[@action='/company']//button[normalize-space(.)='儲存']")).await;
+    expect_text(b, "251111～259999").await;
+    pages.check(b, "company-profile-invalid", Via::PostResult).await;
+    type_into(b, "form[action='/company'] [name='industry_code']", "251111").await;
+    click(b, By::xpath("//form[@action='/company']//button[normalize-space(.)='儲存']")).await;
+    let text = expect_text(b, "已儲存").await;
+    assert!(text.contains("金屬製品製造業") && text.contains("指標型企業"), "{text}");
+    pages.check(b, "company-profile-saved", Via::Get).await;
+
     // 6. Back to 會員中心 and the hand-over to the carbon platform.
     follow(b, "會員中心", "/portal").await;
     expect_text(b, "碳星雲服務平台登入").await;
@@ -523,7 +544,7 @@ async fn browser_journey() {
     // inside their tables, never the whole page sideways.
     b.cmd(reqwest::Method::POST, "/window/rect", Some(serde_json::json!({ "width": 390, "height": 844 }))).await.must("phone-sized window");
     let mut too_wide = Vec::new();
-    for path in ["/portal", "/members", "/carbon", "/carbon/batches", "/carbon/review", "/carbon/inventory", "/carbon/factors", "/carbon/report", "/apply"] {
+    for path in ["/portal", "/members", "/company", "/carbon", "/carbon/batches", "/carbon/review", "/carbon/inventory", "/carbon/factors", "/carbon/report", "/apply"] {
         b.goto(&format!("{base}{path}")).await.must(path);
         let w = b
             .execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![])

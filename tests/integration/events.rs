@@ -146,6 +146,7 @@ fn expectation(function: &str, file: &str) -> (u16, &'static str) {
         ("portal", "get-login.json") => (200, "寄送登入連結"),
         ("portal", "post-login-unknown-email.json") => (200, "若此 Email"),
         ("portal", "get-members-without-session.json") => (401, "請先登入"),
+        ("portal", "get-company-without-session.json") => (401, "請先登入"),
         ("portal", "post-members-cross-site.json") => (403, "其他網站"),
         ("portal", "get-stylesheet.json") => (200, "--green"),
         ("sso", "get-jwks.json") => (200, "\"kty\":\"OKP\""),

@@ -258,3 +258,91 @@ async fn sign_in_requests_are_limited_per_client() {
     assert!(r.text().await.unwrap().contains("過於頻繁"));
     s.running.stop().await;
 }
+
+#[tokio::test]
+async fn admins_keep_the_firm_profile_per_year_members_read_it_and_bad_values_store_nothing() {
+    let s = Sys::new().await;
+    s.approved_company("維他命股份有限公司", "99754141", "ming@vitamin.com.tw").await;
+    let admin = s.sign_in("ming@vitamin.com.tw").await;
+    let csrf = s.csrf(&admin).await;
+    let tax = ecosphere::domain::TaxId::parse("99754141").unwrap();
+
+    // A first visit: the applied company name is prefilled; the page names every field.
+    let page = s.client.get(s.url("/company?year=2025")).header(header::COOKIE, &admin).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    for needle in ["公司資料維護", "維他命股份有限公司", "稅務行業代號", "新北市", "連江縣", "樓地板面積"] {
+        assert!(html.contains(needle), "{needle}");
+    }
+    let form = |code: &str, revenue: &str, version: &str| -> Vec<(String, String)> {
+        [
+            ("csrf", csrf.as_str()),
+            ("year", "2025"),
+            ("version", version),
+            ("name", "維他命股份有限公司"),
+            ("industry_code", code),
+            ("county", "63000"),
+            ("address", "臺北市中正區重慶南路一段 1 號"),
+            ("employees", "12"),
+            ("revenue_ntd", revenue),
+            ("capital_ntd", "1,000,000"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let post = |cookie: String, f: Vec<(String, String)>, json: bool| {
+        let mut r = s.client.post(s.url("/company")).header(header::COOKIE, cookie).form(&f);
+        if json {
+            r = r.header(header::ACCEPT, "application/json");
+        }
+        r.send()
+    };
+
+    // Bad values: 422 naming the field, the entered values kept on the page, nothing stored.
+    let bad = post(admin.clone(), form("250000", "6000000", "0"), false).await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains("251111～259999") && html.contains("aria-invalid=\"true\"") && html.contains("臺北市中正區"), "{html}");
+    let bad = post(admin.clone(), form("561111", "很多", "0"), true).await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = bad.json().await.unwrap();
+    assert!(body["fields"]["revenue_ntd"].as_str().unwrap().contains("整數"), "{body}");
+    assert!(s.running.app.firms.store().history(&tax).await.unwrap().is_empty());
+
+    // Saved: the page shows the derived facts.
+    let ok = post(admin.clone(), form("561111", "4,800,000", "0"), false).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    let html = s.client.get(s.url(ok.headers()[header::LOCATION].to_str().unwrap())).header(header::COOKIE, &admin).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("已儲存") && html.contains("餐飲業") && html.contains("服務業") && html.contains("第 1 版"), "{html}");
+    // A stale form (version 0 again) is refused.
+    assert_eq!(post(admin.clone(), form("561111", "9000000", "0"), true).await.unwrap().status(), StatusCode::CONFLICT);
+    let v2 = post(admin.clone(), form("561111", "5,000,000", "1"), true).await.unwrap();
+    assert_eq!(v2.status(), StatusCode::OK);
+    let v2: serde_json::Value = v2.json().await.unwrap();
+    assert_eq!((v2["profile"]["version"].as_u64(), v2["profile"]["revenue_ntd"].as_u64()), (Some(2), Some(5_000_000)));
+
+    // A member who is not an admin reads the profile but cannot change it.
+    let add = [("csrf", csrf.as_str()), ("name", "王會計"), ("email", "wang@gmail.com"), ("is_admin", "no"), ("carbon_login", "yes")];
+    assert_eq!(s.post(&admin, "/members", &add).await.status(), StatusCode::CREATED);
+    let wang = s.sign_in("wang@gmail.com").await;
+    let read: serde_json::Value = s.get(&wang, "/company?year=2025").await.json().await.unwrap();
+    assert_eq!(read["profile"]["industry_code"], "561111");
+    let wang_csrf = s.csrf(&wang).await;
+    let mut f = form("561111", "1", "2");
+    f[0].1 = wang_csrf;
+    assert_eq!(post(wang, f, true).await.unwrap().status(), StatusCode::FORBIDDEN);
+
+    // Another company sees its own (empty) profile only; a bad year is a 422.
+    s.approved_company("宏碁測試", "22099131", "chen@acme.com.tw").await;
+    let other = s.sign_in("chen@acme.com.tw").await;
+    let theirs: serde_json::Value = s.get(&other, "/company?year=2025").await.json().await.unwrap();
+    assert!(theirs["profile"].is_null(), "{theirs}");
+    assert_eq!(s.get(&other, "/company?year=1999").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(s.get(&other, "/company?year=abc").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Every change audited with who did it.
+    let audit = s.running.app.firms.store().audit(&tax).await.unwrap();
+    assert_eq!(audit.iter().map(|a| (a.version, a.actor.as_str())).collect::<Vec<_>>(), vec![(1, "ming@vitamin.com.tw"), (2, "ming@vitamin.com.tw")]);
+    s.running.stop().await;
+}
