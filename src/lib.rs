@@ -41,6 +41,44 @@ pub fn object_consumer(app: &Arc<App>) -> Option<Arc<dyn ObjectConsumer>> {
     Some(Arc::new(ingest::IngestConsumer::new(app.clone())))
 }
 
+/// Runs the local pipeline to completion without a server: the drop folder is scanned
+/// and its events delivered to ingest, then every stream consumer catches up, until
+/// no new file turns up. For commands that fill the data directory (`demo-data`).
+pub async fn process_pending(app: &Arc<App>) -> Result<(), AppError> {
+    let Some(local) = &app.local else {
+        return Err(AppError::BadRequest("只有本機模式（APP_BACKEND 未設定）可以直接處理投遞資料夾".into()));
+    };
+    let watcher = DropWatcher::new(local.drop_dir.clone(), local.rejected_dir.clone(), app.blobs.clone(), local.db.clone(), app.clock.clone());
+    let feed = ChangeFeed::new(local.db.clone(), app.config.feed.clone(), app.clock.clone());
+    let consumers = stream_consumers(app);
+    loop {
+        let dropped = watcher.scan().await?;
+        if let Some(c) = object_consumer(app) {
+            watcher.deliver(c.as_ref(), app.config.feed.max_attempts).await?;
+        }
+        for c in &consumers {
+            feed.drain(c.as_ref()).await?;
+        }
+        // The watcher takes a file once two scans see it unchanged.
+        if dropped.is_empty() {
+            if !has_files(&local.drop_dir) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn has_files(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).map_or(false, |rd| {
+        rd.flatten().any(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => has_files(&e.path()),
+            Ok(_) => true,
+            Err(_) => false,
+        })
+    })
+}
+
 /// A running local system.
 pub struct Running {
     pub addr: SocketAddr,

@@ -18,8 +18,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         Some("verify") => std::process::exit(verify(&args[1..]).await),
         Some("dead-letters") => return dead_letters(&args[1..]).await,
         Some("programme") => std::process::exit(programme(&args[1..])),
+        Some("national") => std::process::exit(national(&args[1..]).await),
+        Some("demo-data") => std::process::exit(demo_data(&args[1..]).await),
         Some(cmd) => {
-            eprintln!("unknown command `{cmd}`; usage: ecosphere [serve] | ecosphere export --tax-id 統一編號 [--year 年度] | ecosphere verify 憑證.pdf|憑證.json [--jwks 金鑰.json] [--evidence 單據…] | ecosphere dead-letters [--redrive] | ecosphere programme check 名單.json");
+            eprintln!("unknown command `{cmd}`; usage: ecosphere [serve] | ecosphere export --tax-id 統一編號 [--year 年度] | ecosphere verify 憑證.pdf|憑證.json [--jwks 金鑰.json] [--evidence 單據…] | ecosphere dead-letters [--redrive] | ecosphere programme check 名單.json | ecosphere national --year 年度 | ecosphere demo-data --firms 家數 --year 年度");
             std::process::exit(2);
         }
     }
@@ -310,4 +312,159 @@ fn programme(args: &[String]) -> i32 {
     let verdict = check(&rules, &list);
     println!("{}", serde_json::to_string_pretty(&verdict).expect("a verdict serialises"));
     0
+}
+
+/// `--flag value` / `--flag=value` pairs; anything else is an error message.
+fn flags(args: &[String], known: &[&str]) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) => (f.to_string(), Some(v.to_string())),
+            None => (a.clone(), None),
+        };
+        if !known.contains(&flag.as_str()) {
+            return Err(format!("unknown argument `{a}`"));
+        }
+        let value = inline.or_else(|| it.next().cloned()).ok_or_else(|| format!("{flag} 需要一個值"))?;
+        out.insert(flag, value);
+    }
+    Ok(out)
+}
+
+fn year_flag(f: &std::collections::BTreeMap<String, String>) -> Result<i32, String> {
+    let y = f.get("--year").ok_or("--year 為必填（例如 --year 2025）")?;
+    match y.parse::<i32>() {
+        Ok(y) if (2000..=2100).contains(&y) => Ok(y),
+        _ => Err(format!("年度格式不正確：「{y}」（例如 2025）")),
+    }
+}
+
+/// `national --year YYYY [--min-firms N] [--max-top2-share X]`: the published cells by
+/// industry (中類) × county, from `APP_DATA_DIR` (CONTRACT.md). Exit 2 on bad arguments.
+async fn national(args: &[String]) -> i32 {
+    let usage = "usage: ecosphere national --year 年度 [--min-firms 10] [--max-top2-share 0.85]";
+    let f = match flags(args, &["--year", "--min-firms", "--max-top2-share"]) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}; {usage}");
+            return 2;
+        }
+    };
+    let year = match year_flag(&f) {
+        Ok(y) => y,
+        Err(e) => {
+            eprintln!("{e}; {usage}");
+            return 2;
+        }
+    };
+    let mut t = ecosphere::national::privacy::Thresholds::default();
+    if let Some(v) = f.get("--min-firms") {
+        match v.parse::<usize>() {
+            Ok(n) if n >= 3 => t.min_firms = n,
+            _ => {
+                eprintln!("--min-firms 須為 3 以上的整數；{usage}");
+                return 2;
+            }
+        }
+    }
+    if let Some(v) = f.get("--max-top2-share") {
+        match v.parse::<f64>() {
+            Ok(x) if x > 0.0 && x < 1.0 => t.max_top2_share = x,
+            _ => {
+                eprintln!("--max-top2-share 須介於 0 與 1 之間；{usage}");
+                return 2;
+            }
+        }
+    }
+    let run = async {
+        let app = ecosphere::App::from_config(Config::from_env()?).await?;
+        let firms = ecosphere::national::firm_years(app.activities.as_ref(), app.firms.store().as_ref(), year).await?;
+        let n = ecosphere::national::compute(year, &firms, &t);
+        println!("{}", serde_json::to_string_pretty(&n)?);
+        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    };
+    match run.await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("無法產生全國統計：{e}");
+            1
+        }
+    }
+}
+
+/// `demo-data --firms N --year YYYY [--seed S]`: N synthetic firms (profiles, and a year
+/// of bills as a CSV ledger each) put through the real ingest path into `APP_DATA_DIR`.
+async fn demo_data(args: &[String]) -> i32 {
+    let usage = "usage: ecosphere demo-data --firms 家數 --year 年度 [--seed 亂數種子]";
+    let f = match flags(args, &["--firms", "--year", "--seed"]) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}; {usage}");
+            return 2;
+        }
+    };
+    let year = match year_flag(&f) {
+        Ok(y) => y,
+        Err(e) => {
+            eprintln!("{e}; {usage}");
+            return 2;
+        }
+    };
+    let n = match f.get("--firms").map(|v| v.parse::<usize>()) {
+        Some(Ok(n)) if (1..=200_000).contains(&n) => n,
+        _ => {
+            eprintln!("--firms 須為 1 到 200000 的整數；{usage}");
+            return 2;
+        }
+    };
+    let seed = match f.get("--seed").map(|v| v.parse::<u64>()) {
+        None => 2026,
+        Some(Ok(s)) => s,
+        Some(Err(_)) => {
+            eprintln!("--seed 須為非負整數；{usage}");
+            return 2;
+        }
+    };
+    let run = async {
+        let config = Config::from_env()?;
+        if !matches!(config.backend, Backend::Local { .. }) {
+            return Err("demo-data 只在本機模式使用（請勿設定 APP_BACKEND=aws）".into());
+        }
+        let app = ecosphere::App::from_config(config).await?;
+        let local = app.local.as_ref().ok_or("local mode")?;
+        let started = std::time::Instant::now();
+        let firms = ecosphere::national::demo::generate(n, year, seed);
+        let batch = format!("示範資料-{year}");
+        for firm in &firms {
+            app.firms.save_fields(&firm.tax_id, year, firm.profile.clone(), None, "demo-data").await?;
+            let dir = local.drop_dir.join(firm.tax_id.as_str()).join(&batch);
+            std::fs::create_dir_all(&dir)?;
+            // Written under a temporary name and renamed, so the watcher never reads half a file.
+            let tmp = dir.join(".ledger.csv.part");
+            std::fs::write(&tmp, &firm.csv)?;
+            std::fs::rename(&tmp, dir.join(format!("{year}-帳單明細.csv")))?;
+        }
+        ecosphere_local::process_pending(&app).await?;
+        let mut lines = 0usize;
+        let mut review = 0usize;
+        for firm in &firms {
+            lines += app.activities.list_emissions(&firm.tax_id, Some(year)).await?.len();
+            review += app.activities.list_activities(&firm.tax_id, Some(year)).await?.iter().filter(|a| a.status == ecosphere::domain::inventory::ActivityStatus::NeedsReview).count();
+        }
+        eprintln!(
+            "已建立 {n} 家示範企業（{year} 年度）：{lines} 筆排放明細，{review} 筆待確認，耗時 {:.1} 秒。資料目錄：{}",
+            started.elapsed().as_secs_f64(),
+            local.data_dir.display()
+        );
+        println!("{}", serde_json::json!({ "firms": n, "year": year, "emission_lines": lines, "needs_review": review, "seconds": started.elapsed().as_secs_f64() }));
+        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    };
+    match run.await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("無法建立示範資料：{e}");
+            1
+        }
+    }
 }

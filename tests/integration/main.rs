@@ -10,6 +10,7 @@ mod contract_activities;
 mod events;
 mod http;
 mod mailbox;
+mod national;
 mod portal;
 mod programme;
 mod review;

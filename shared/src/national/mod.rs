@@ -1,4 +1,182 @@
 //! The national picture (各產業、各縣市歷年碳排分析) and industry benchmarks: firm-year
-//! totals grouped by industry and county, published only where the privacy rules allow.
+//! totals grouped by industry (中類) and county, published only where the privacy rules
+//! allow (`privacy`). `ecosphere national --year YYYY` prints [`National`] (CONTRACT.md).
 
+pub mod demo;
 pub mod privacy;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::domain::{FirmProfile, TaxId};
+use crate::error::AppResult;
+use crate::ports::{ActivityStore, FirmProfileStore};
+use privacy::{Table, Thresholds};
+
+/// One firm's inventory total for a year, with where it sits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirmYear {
+    pub tax_id: TaxId,
+    /// 2-digit 中類; None without a profile for the year.
+    pub industry: Option<String>,
+    /// 內政部 county code; None without a profile for the year.
+    pub county: Option<String>,
+    pub kg_co2e: f64,
+}
+
+/// A published cell: industry × county.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cell {
+    pub industry: String,
+    pub county: String,
+    pub firms: usize,
+    pub t_co2e: f64,
+}
+
+/// The published national figures of one year.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct National {
+    pub year: i32,
+    /// Cells that pass the privacy rules, by industry then county.
+    pub cells: Vec<Cell>,
+    /// Non-empty cells withheld (primary and complementary).
+    pub suppressed: usize,
+    /// Every firm's inventory, profiled or not.
+    pub total_t_co2e: f64,
+    /// Every firm with emission lines in the year.
+    pub firms: usize,
+    /// Firms counted in the total but in no cell (no profile for the year yet).
+    pub unclassified_firms: usize,
+    pub unclassified_t_co2e: f64,
+    pub privacy: PrivacyRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrivacyRules {
+    pub min_firms: usize,
+    pub max_top2_share: f64,
+}
+
+/// Tonnes with three decimals (kg precision), the way every figure is printed.
+pub fn tonnes(kg: f64) -> f64 {
+    let t = (kg / 1000.0 * 1000.0).round() / 1000.0;
+    if t == 0.0 {
+        0.0
+    } else {
+        t
+    }
+}
+
+/// Groups the firms into industry × county cells and publishes what the rules allow.
+pub fn compute(year: i32, firms: &[FirmYear], t: &Thresholds) -> National {
+    let mut rows: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut cols: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in firms {
+        if let (Some(i), Some(c)) = (&f.industry, &f.county) {
+            rows.entry(i.as_str()).or_default();
+            cols.entry(c.as_str()).or_default();
+        }
+    }
+    for (n, v) in rows.values_mut().enumerate() {
+        *v = n;
+    }
+    for (n, v) in cols.values_mut().enumerate() {
+        *v = n;
+    }
+    let mut table = Table { cells: vec![vec![Vec::new(); cols.len()]; rows.len()] };
+    let (mut unclassified, mut unclassified_kg) = (0, 0.0);
+    for f in firms {
+        match (&f.industry, &f.county) {
+            (Some(i), Some(c)) => table.cells[rows[i.as_str()]][cols[c.as_str()]].push(f.kg_co2e.max(0.0)),
+            _ => {
+                unclassified += 1;
+                unclassified_kg += f.kg_co2e;
+            }
+        }
+    }
+    let s = privacy::suppress(&table, t);
+    let mut cells = Vec::new();
+    let mut suppressed = 0;
+    for (industry, &r) in &rows {
+        for (county, &c) in &cols {
+            let values = &table.cells[r][c];
+            if values.is_empty() {
+                continue;
+            }
+            if s.is_suppressed(r, c) {
+                suppressed += 1;
+            } else {
+                cells.push(Cell { industry: industry.to_string(), county: county.to_string(), firms: values.len(), t_co2e: tonnes(values.iter().sum()) });
+            }
+        }
+    }
+    National {
+        year,
+        cells,
+        suppressed,
+        total_t_co2e: tonnes(firms.iter().map(|f| f.kg_co2e).sum()),
+        firms: firms.len(),
+        unclassified_firms: unclassified,
+        unclassified_t_co2e: tonnes(unclassified_kg),
+        privacy: PrivacyRules { min_firms: t.min_firms, max_top2_share: t.max_top2_share },
+    }
+}
+
+/// Every firm with emission lines in `year`, its total and its profile's industry and county.
+pub async fn firm_years(activities: &dyn ActivityStore, profiles: &dyn FirmProfileStore, year: i32) -> AppResult<Vec<FirmYear>> {
+    let by_tax: BTreeMap<String, FirmProfile> = profiles.list_year(year).await?.into_iter().map(|p| (p.tax_id.to_string(), p)).collect();
+    let mut out = Vec::new();
+    for tax in activities.companies().await? {
+        let lines = activities.list_emissions(&tax, Some(year)).await?;
+        if lines.is_empty() {
+            continue;
+        }
+        let kg: f64 = lines.iter().map(|l| l.kg_co2e).sum();
+        let p = by_tax.get(tax.as_str());
+        out.push(FirmYear {
+            industry: p.map(|p| p.fields.industry_code.division().to_string()),
+            county: p.map(|p| p.fields.county.clone()),
+            tax_id: tax,
+            kg_co2e: kg,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn firm(n: u32, industry: &str, county: &str, kg: f64) -> FirmYear {
+        let _ = n;
+        FirmYear { tax_id: TaxId::parse("22099131").unwrap(), industry: Some(industry.into()), county: Some(county.into()), kg_co2e: kg }
+    }
+
+    #[test]
+    fn small_cells_are_withheld_and_the_total_still_counts_every_firm() {
+        let mut firms: Vec<FirmYear> = Vec::new();
+        for i in 0..12 {
+            firms.push(firm(i, "25", "65000", 1000.0 + f64::from(i)));
+            firms.push(firm(i, "25", "63000", 2000.0));
+            firms.push(firm(i, "56", "65000", 500.0));
+            firms.push(firm(i, "56", "63000", 700.0));
+        }
+        // Three firms alone in a cell: withheld, and a complement with it.
+        for _ in 0..3 {
+            firms.push(firm(99, "29", "65000", 9000.0));
+        }
+        for i in 0..11 {
+            firms.push(firm(i, "29", "63000", 100.0));
+        }
+        firms.push(FirmYear { tax_id: TaxId::parse("10458574").unwrap(), industry: None, county: None, kg_co2e: 1234.5 });
+        let n = compute(2025, &firms, &Thresholds::default());
+        assert!(!n.cells.iter().any(|c| c.industry == "29" && c.county == "65000"));
+        assert!(n.suppressed >= 2, "a lone withheld cell is recoverable from its row: {n:?}");
+        assert!(n.cells.iter().all(|c| c.firms >= 10));
+        let expected = tonnes(firms.iter().map(|f| f.kg_co2e).sum::<f64>());
+        assert_eq!(n.total_t_co2e, expected);
+        assert_eq!((n.firms, n.unclassified_firms), (firms.len(), 1));
+        assert_eq!(n.unclassified_t_co2e, 1.235);
+    }
+}
