@@ -175,6 +175,11 @@ pub async fn start_with_clock(mut config: Config, clock: Arc<dyn ecosphere::port
                 Ok(n) => tracing::info!(activities = n, "emission lines restated with the current factor library"),
                 Err(e) => tracing::warn!(error = %e, "restatement failed"),
             }
+            match restate_app.calculate.build_missing_totals().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(firms = n, "firm-year totals built for existing data"),
+                Err(e) => tracing::warn!(error = %e, "building firm-year totals failed"),
+            }
         });
 
         let watcher = DropWatcher::new(

@@ -379,7 +379,7 @@ async fn national(args: &[String]) -> i32 {
     }
     let run = async {
         let app = ecosphere::App::from_config(Config::from_env()?).await?;
-        let firms = ecosphere::national::firm_years(app.activities.as_ref(), app.firms.store().as_ref(), year).await?;
+        let firms = ecosphere::national::firm_years(app.calculate.totals().as_ref(), app.firms.store().as_ref(), year).await?;
         let n = ecosphere::national::compute(year, &firms, &t);
         println!("{}", serde_json::to_string_pretty(&n)?);
         Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())

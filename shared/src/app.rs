@@ -239,7 +239,15 @@ impl App {
         }
         let library = Arc::new(library);
         let ingest = IngestService::new(activities.clone(), blobs.clone(), extractor.clone(), clock.clone());
-        let calculate = CalculateService::new(activities.clone(), library.clone(), clock.clone());
+        let totals: Arc<dyn crate::ports::TotalsStore> = match (&config.backend, &local) {
+            (Backend::Local { .. }, Some(parts)) => Arc::new(adapters::SqliteTotalsStore::new(parts.db.clone())),
+            (Backend::Aws { table, endpoint_url, .. }, _) => {
+                let sdk = adapters::aws::sdk_config(endpoint_url.as_deref()).await;
+                Arc::new(adapters::DynamoTotalsStore::from_sdk(&sdk, table.clone()))
+            }
+            _ => return Err(AppError::internal("local parts missing")),
+        };
+        let calculate = CalculateService::new(activities.clone(), totals, library.clone(), clock.clone());
         let statements: Arc<dyn crate::ports::StatementStore> = match (&config.backend, &local) {
             (Backend::Local { .. }, Some(parts)) => Arc::new(adapters::SqliteStatementStore::new(parts.db.clone())),
             (Backend::Aws { table, endpoint_url, .. }, _) => {

@@ -322,3 +322,16 @@ pub trait FirmProfileStore: Send + Sync {
     /// One company's audit trail, oldest first.
     async fn audit(&self, tax_id: &TaxId) -> AppResult<Vec<crate::domain::ProfileAudit>>;
 }
+
+/// Firm-year totals (the aggregate behind national figures and benchmarks), each
+/// replaced whole when the firm's lines of that year change.
+#[async_trait]
+pub trait TotalsStore: Send + Sync {
+    /// Replaces the firm-year's totals; a total with no lines removes it.
+    async fn put(&self, total: &crate::domain::FirmYearTotal) -> AppResult<()>;
+    async fn get(&self, tax_id: &TaxId, year: i32) -> AppResult<Option<crate::domain::FirmYearTotal>>;
+    /// Every firm's totals for one year, by 統一編號.
+    async fn list_year(&self, year: i32) -> AppResult<Vec<crate::domain::FirmYearTotal>>;
+    /// The years a firm has totals for, ascending.
+    async fn years(&self, tax_id: &TaxId) -> AppResult<Vec<i32>>;
+}

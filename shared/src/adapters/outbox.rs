@@ -38,7 +38,8 @@ impl Mailer for OutboxMailer {
             .await
             .map_err(|e| AppError::internal(format!("create outbox {}: {e}", self.dir.display())))?;
         let name = format!("{}-{}.eml", now.format("%Y%m%dT%H%M%S%.3fZ"), id.simple());
-        let tmp = self.dir.join(format!(".tmp-{name}"));
+        // Not `.eml` until renamed: whoever lists the outbox never sees half a message.
+        let tmp = self.dir.join(format!(".{name}.part"));
         tokio::fs::write(&tmp, &bytes).await.map_err(|e| AppError::internal(format!("write outbox: {e}")))?;
         tokio::fs::rename(&tmp, self.dir.join(&name)).await.map_err(|e| AppError::internal(format!("write outbox: {e}")))?;
         tracing::info!(message_id = %message_id, recipients = email.to.len(), "e-mail written to the outbox");

@@ -9,6 +9,7 @@ pub mod member;
 pub mod review;
 pub mod tax_id;
 pub mod text;
+pub mod totals;
 
 pub use activity::{ActivityCandidate, ActivityKind, ExtractedDocument, ExtractedPage, ExtractionMethod, Field, FileType, TextLine, Unit};
 pub use application::*;
@@ -17,3 +18,4 @@ pub use tax_id::{TaxId, TaxIdError};
 pub use review::{parse_reason, ReviewAction, ReviewClaims, ReviewSigner, TokenError};
 pub use member::{Member, MemberAudit, MemberId, MemberProfile};
 pub use firm::{Counties, County, FirmProfile, IndustryCode, IndustryTable, ProfileAudit, ProfileFields, Sector};
+pub use totals::{FirmYearTotal, Source};

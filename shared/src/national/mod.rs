@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::domain::{FirmProfile, TaxId};
 use crate::error::AppResult;
-use crate::ports::{ActivityStore, FirmProfileStore};
+use crate::ports::{FirmProfileStore, TotalsStore};
 use privacy::{Table, Thresholds};
 
 /// One firm's inventory total for a year, with where it sits.
@@ -123,22 +123,19 @@ pub fn compute(year: i32, firms: &[FirmYear], t: &Thresholds) -> National {
     }
 }
 
-/// Every firm with emission lines in `year`, its total and its profile's industry and county.
-pub async fn firm_years(activities: &dyn ActivityStore, profiles: &dyn FirmProfileStore, year: i32) -> AppResult<Vec<FirmYear>> {
+/// Every firm with emission lines in `year`: its total (the stream-fed firm-year
+/// aggregate, not the lines) and its profile's industry and county.
+pub async fn firm_years(totals: &dyn TotalsStore, profiles: &dyn FirmProfileStore, year: i32) -> AppResult<Vec<FirmYear>> {
     let by_tax: BTreeMap<String, FirmProfile> = profiles.list_year(year).await?.into_iter().map(|p| (p.tax_id.to_string(), p)).collect();
     let mut out = Vec::new();
-    for tax in activities.companies().await? {
-        let lines = activities.list_emissions(&tax, Some(year)).await?;
-        if lines.is_empty() {
-            continue;
-        }
-        let kg: f64 = lines.iter().map(|l| l.kg_co2e).sum();
+    for t in totals.list_year(year).await? {
+        let Ok(tax) = TaxId::parse(&t.tax_id) else { continue };
         let p = by_tax.get(tax.as_str());
         out.push(FirmYear {
             industry: p.map(|p| p.fields.industry_code.division().to_string()),
             county: p.map(|p| p.fields.county.clone()),
             tax_id: tax,
-            kg_co2e: kg,
+            kg_co2e: t.kg(),
         });
     }
     Ok(out)

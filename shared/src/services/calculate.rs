@@ -3,24 +3,81 @@
 //! no longer counts has no lines. Restating recomputes every line made with another
 //! version of the library.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use chrono::Datelike;
+
 use crate::domain::inventory::{Activity, ActivityStatus, EmissionRecord};
-use crate::domain::TaxId;
+use crate::domain::{FirmYearTotal, TaxId};
 use crate::error::{AppError, AppResult};
 use crate::factors::{CalcInput, FactorLibrary};
-use crate::ports::{ActivityStore, Clock};
+use crate::ports::{ActivityStore, Clock, TotalsStore};
 use crate::records::timestamp;
 
 pub struct CalculateService {
     activities: Arc<dyn ActivityStore>,
+    totals: Arc<dyn TotalsStore>,
     library: Arc<FactorLibrary>,
     clock: Arc<dyn Clock>,
 }
 
 impl CalculateService {
-    pub fn new(activities: Arc<dyn ActivityStore>, library: Arc<FactorLibrary>, clock: Arc<dyn Clock>) -> Self {
-        Self { activities, library, clock }
+    pub fn new(activities: Arc<dyn ActivityStore>, totals: Arc<dyn TotalsStore>, library: Arc<FactorLibrary>, clock: Arc<dyn Clock>) -> Self {
+        Self { activities, totals, library, clock }
+    }
+
+    pub fn totals(&self) -> &Arc<dyn TotalsStore> {
+        &self.totals
+    }
+
+    /// The inventory years an activity's lines can fall in (its period's calendar years).
+    pub fn years_of(a: &Activity) -> BTreeSet<i32> {
+        match (a.period_start, a.period_end) {
+            (Some(s), Some(e)) if s <= e => (s.year()..=e.year()).collect(),
+            (Some(d), _) | (_, Some(d)) => BTreeSet::from([d.year()]),
+            (None, None) => BTreeSet::new(),
+        }
+    }
+
+    /// Replaces the firm-year totals of `years` with a recomputation from the lines
+    /// (so redelivered changes and restatements converge, never add twice).
+    pub async fn refresh_totals(&self, tax_id: &TaxId, years: &BTreeSet<i32>) -> AppResult<()> {
+        let now = timestamp(self.clock.now());
+        for &year in years {
+            let lines = self.activities.list_emissions(tax_id, Some(year)).await?;
+            let total = FirmYearTotal::from_lines(tax_id.as_str(), year, &lines, &now);
+            if self.totals.get(tax_id, year).await?.is_some_and(|t| t.same_figures(&total)) {
+                continue;
+            }
+            self.totals.put(&total).await?;
+        }
+        Ok(())
+    }
+
+    /// Every year of a firm, from all its lines: years that lost their lines are removed.
+    pub async fn refresh_all_totals(&self, tax_id: &TaxId) -> AppResult<()> {
+        let lines = self.activities.list_emissions(tax_id, None).await?;
+        let mut years: BTreeSet<i32> = lines.iter().map(|l| l.year).collect();
+        years.extend(self.totals.years(tax_id).await?);
+        let now = timestamp(self.clock.now());
+        for year in years {
+            self.totals.put(&FirmYearTotal::from_lines(tax_id.as_str(), year, &lines, &now)).await?;
+        }
+        Ok(())
+    }
+
+    /// Builds the totals of firms that have lines but none (a data directory from before
+    /// totals existed). Returns how many firms were built.
+    pub async fn build_missing_totals(&self) -> AppResult<usize> {
+        let mut n = 0;
+        for tax in self.activities.companies().await? {
+            if self.totals.years(&tax).await?.is_empty() && !self.activities.list_emissions(&tax, None).await?.is_empty() {
+                self.refresh_all_totals(&tax).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     pub fn library(&self) -> &FactorLibrary {
@@ -115,9 +172,13 @@ impl CalculateService {
             }
             stale.sort();
             stale.dedup();
+            let restated = !stale.is_empty();
             for id in stale {
                 self.recalculate(&tax, &id).await?;
                 n += 1;
+            }
+            if restated {
+                self.refresh_all_totals(&tax).await?;
             }
         }
         Ok(n)

@@ -9,6 +9,7 @@ pub mod feed;
 mod member_store;
 mod notification_log;
 mod statement_store;
+mod totals_store;
 mod token_store;
 
 pub use activity_store::SqliteActivityStore;
@@ -17,6 +18,7 @@ pub use firm_profile_store::SqliteFirmProfileStore;
 pub use member_store::SqliteMemberStore;
 pub use notification_log::SqliteNotificationLog;
 pub use statement_store::SqliteStatementStore;
+pub use totals_store::SqliteTotalsStore;
 pub use token_store::SqliteTokenStore;
 
 use std::path::Path;
@@ -219,6 +221,17 @@ const MIGRATIONS: &[&str] = &[
         entry   TEXT NOT NULL
     ) STRICT;
     CREATE INDEX firm_profile_audit_by_firm ON firm_profile_audit (tax_id, seq);
+    "#,
+    // 9: firm-year totals (the aggregate national figures and benchmarks read).
+    r#"
+    CREATE TABLE firm_year_totals (
+        tax_id  TEXT NOT NULL,
+        year    INTEGER NOT NULL,
+        grams   INTEGER NOT NULL,
+        item    TEXT NOT NULL,
+        PRIMARY KEY (tax_id, year)
+    ) STRICT;
+    CREATE INDEX firm_year_totals_by_year ON firm_year_totals (year, tax_id);
     "#,
 ];
 
