@@ -16,6 +16,7 @@ mod programme;
 mod review;
 mod smtp;
 mod sso;
+mod totals;
 mod upload;
 mod statement;
 mod webdriver;
