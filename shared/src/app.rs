@@ -81,6 +81,8 @@ pub struct App {
     pub statement: crate::services::statement::StatementService,
     /// Firm profiles (公司資料維護).
     pub firms: crate::services::firms::FirmService,
+    /// 行業對標 from the year's aggregates.
+    pub benchmark: crate::services::benchmark::BenchmarkService,
     /// The key of the one CSRF scheme (derived from the first review-link key).
     pub csrf: crate::web::session::CsrfKey,
 }
@@ -247,7 +249,7 @@ impl App {
             }
             _ => return Err(AppError::internal("local parts missing")),
         };
-        let calculate = CalculateService::new(activities.clone(), totals, library.clone(), clock.clone());
+        let calculate = CalculateService::new(activities.clone(), totals.clone(), library.clone(), clock.clone());
         let statements: Arc<dyn crate::ports::StatementStore> = match (&config.backend, &local) {
             (Backend::Local { .. }, Some(parts)) => Arc::new(adapters::SqliteStatementStore::new(parts.db.clone())),
             (Backend::Aws { table, endpoint_url, .. }, _) => {
@@ -264,7 +266,13 @@ impl App {
             }
             _ => return Err(AppError::internal("local parts missing")),
         };
-        let firms = crate::services::firms::FirmService::new(firm_profiles, clock.clone());
+        let firms = crate::services::firms::FirmService::new(firm_profiles.clone(), clock.clone());
+        let benchmark = crate::services::benchmark::BenchmarkService::new(
+            firm_profiles,
+            totals,
+            crate::national::privacy::Thresholds::default(),
+            std::time::Duration::from_secs(300),
+        );
         let statement_keys = match (&local, config.statement_keys.is_empty()) {
             (Some(parts), true) => local_statement_keys(&parts.data_dir)?,
             _ => config.statement_keys.iter().map(|k| StatementKey::parse(k)).collect::<Result<Vec<_>, _>>().map_err(AppError::internal)?,
@@ -300,6 +308,7 @@ impl App {
             statements,
             statement,
             firms,
+            benchmark,
             csrf,
         }))
     }

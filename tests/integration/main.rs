@@ -3,6 +3,7 @@
 //! real browser through the users' whole journey (webdriver.rs, browser.rs).
 
 mod browser;
+mod benchmark;
 mod carbon;
 mod common;
 mod contract;

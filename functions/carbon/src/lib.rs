@@ -33,6 +33,7 @@ use ecosphere::domain::{ActivityKind, FieldErrors, TaxId, Unit};
 use ecosphere::error::AppError;
 use ecosphere::factors::{category_label, scope_label, FactorView};
 use ecosphere::report::model::{fmt_kg, fmt_num, fmt_pct, fmt_tonnes, share_of};
+use ecosphere::national::benchmark::{Benchmark, NoBenchmark};
 use ecosphere::services::ingest::Correction;
 use ecosphere::services::inventory::{emissions_csv, export_document, summarize, Summary};
 use ecosphere::services::sso::SsoClaims;
@@ -145,7 +146,9 @@ async fn dashboard(State(app): State<Arc<App>>, who: CarbonSession, headers: Hea
     let files = app.activities.list_files(tax).await?;
     let failed = files.iter().filter(|f| f.status == FileStatus::Failed).count();
     let view = Dashboard { name: &who.claims.name, tax: tax.as_str(), year, csrf: &who.csrf, files: files.len(), failed };
-    Ok(carbon_page(StatusCode::OK, "/carbon", "碳星雲服務平台", dashboard_body(&view, &s)))
+    let bench = app.benchmark.for_firm(tax, year).await?;
+    let body = html! { (dashboard_body(&view, &s)) @if files.len() > 0 { (benchmark_section(&bench)) } };
+    Ok(carbon_page(StatusCode::OK, "/carbon", "碳星雲服務平台", body))
 }
 
 /// What the dashboard shows besides the summary.
@@ -254,6 +257,75 @@ fn share_table(head: &str, rows: &[(&str, f64)], total: f64) -> Markup {
 }
 
 /// The dashboard's figures of a year with data: tables, charts, year-on-year, exports.
+/// 行業對標: the peer group, intensities against its quartiles, shares by source and
+/// the suggested first actions (or why there is no comparison yet).
+pub fn benchmark_section(b: &Result<Benchmark, NoBenchmark>) -> Markup {
+    let pct = |p: f64| format!("{}", fmt_num(p, 0));
+    html! {
+        section aria-labelledby="benchmark-title" {
+            h2 id="benchmark-title" { "行業對標" }
+            @match b {
+                Err(no) => {
+                    p.notice { (no.reason) " " a href="/company" { "公司資料維護" } }
+                }
+                Ok(b) => {
+                    p { "比較對象：" strong { (b.group.definition) } "（" (b.group.firms) " 家企業，" (b.year) " 年）。百分位越高代表排放強度高於越多同業。" }
+                    @if !b.group.rolled_up_from.is_empty() {
+                        p.hint { "較小的群組不公開（保護個別企業資料）：" (b.group.rolled_up_from.join("；")) }
+                    }
+                    div.table-scroll {
+                        table {
+                            thead { tr {
+                                th scope="col" { "排放強度" } th.n scope="col" { "貴公司" } th.n scope="col" { "同業 25 百分位" }
+                                th.n scope="col" { "同業中位數" } th.n scope="col" { "同業 75 百分位" } th.n scope="col" { "貴公司百分位" }
+                            } }
+                            tbody {
+                                @for m in &b.metrics {
+                                    tr {
+                                        th scope="row" { (m.label) br; small { (m.unit) "，n = " (m.n) } }
+                                        td.n { (fmt_num(m.firm, 3)) } td.n { (fmt_num(m.q1, 3)) } td.n { (fmt_num(m.median, 3)) }
+                                        td.n { (fmt_num(m.q3, 3)) } td.n { (pct(m.percentile)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    h3 { "各排放源占比" }
+                    div.table-scroll {
+                        table {
+                            thead { tr {
+                                th scope="col" { "排放源" } th.n scope="col" { "貴公司占比" } th.n scope="col" { "同業占比中位數" } th.n scope="col" { "每百萬元營收強度百分位" }
+                            } }
+                            tbody {
+                                @for s in &b.sources {
+                                    tr {
+                                        th scope="row" { (s.label) }
+                                        td.n { (fmt_pct(s.firm_share)) } td.n { (fmt_pct(s.group_median_share)) }
+                                        td.n { @if let Some(p) = s.percentile { (pct(p)) } @else { "—" } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    h3 { "對標建議" }
+                    @if b.advice.is_empty() {
+                        p { "各排放源的強度都不高於同業 75 百分位，請持續記錄並逐年比較。" }
+                    } @else {
+                        ol {
+                            @for a in &b.advice {
+                                li {
+                                    strong { (a.title) } "：" (a.because) "。"
+                                    ul { @for act in &a.actions { li { (act) } } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn dashboard_figures(year: i32, s: &Summary) -> Markup {
     use ecosphere::report::model::{HOTSPOT_COLOR, SCOPE_COLORS, SCOPE_NAMES};
     use ecosphere::report::svg::{horizontal_bars, stacked_bars, HBar, Series};

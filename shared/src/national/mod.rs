@@ -2,6 +2,7 @@
 //! totals grouped by industry (中類) and county, published only where the privacy rules
 //! allow (`privacy`). `ecosphere national --year YYYY` prints [`National`] (CONTRACT.md).
 
+pub mod benchmark;
 pub mod demo;
 pub mod privacy;
 

@@ -1,6 +1,7 @@
 //! Use cases. They speak in domain types and ports, never in HTTP or SDK types.
 
 pub mod apply;
+pub mod benchmark;
 pub mod calculate;
 pub mod firms;
 pub mod ingest;
