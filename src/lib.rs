@@ -23,6 +23,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(portal::router(app.clone()))
         .merge(sso::router(app.clone()))
         .merge(carbon::router(app.clone()))
+        .merge(staff::router(app.clone()))
         .route("/", axum::routing::get(|| async { axum::response::Redirect::to("/apply") }));
     if let Some(mailbox) = mailbox::router_if_allowed(app.clone()) {
         router = router.merge(mailbox);

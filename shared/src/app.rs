@@ -72,6 +72,8 @@ pub struct App {
     pub review: ReviewService,
     pub notify: NotifyService,
     pub portal: PortalService,
+    /// Programme staff sign-in (the staff console).
+    pub staff: crate::services::staff::StaffService,
     pub sso: SsoService,
     pub activities: Arc<dyn ActivityStore>,
     pub extractor: Arc<dyn TextExtractor>,
@@ -210,6 +212,7 @@ impl App {
             clock.clone(),
             config.public_url.clone(),
         );
+        let staff = crate::services::staff::StaffService::new(&config.staff, tokens.clone(), mailer.clone(), clock.clone(), config.public_url.clone());
         let sso_keys = match (&local, config.sso_keys.is_empty()) {
             (Some(parts), true) => local_sso_keys(&parts.data_dir)?,
             _ => config.sso_keys.iter().map(|k| SsoKey::parse(k)).collect::<Result<Vec<_>, _>>().map_err(AppError::internal)?,
@@ -300,6 +303,7 @@ impl App {
             review,
             notify,
             portal,
+            staff,
             sso,
             activities,
             extractor,

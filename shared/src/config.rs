@@ -59,6 +59,8 @@ pub struct Config {
     /// uses the address it actually bound, e.g. for port 0).
     pub public_url_explicit: bool,
     pub reviewers: Vec<EmailAddress>,
+    /// Programme staff who may sign in to the staff console (`APP_STAFF`, comma-separated).
+    pub staff: Vec<EmailAddress>,
     pub sender: EmailAddress,
     pub free_mail: FreeMailDomains,
     pub feed: FeedConfig,
@@ -143,6 +145,13 @@ impl Config {
             .filter(|s| !s.is_empty())
             .map(|s| EmailAddress::parse(s).map_err(|e| ConfigError(format!("APP_REVIEWERS: `{s}`: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
+        let staff = var("APP_STAFF")
+            .unwrap_or_else(|| "staff@ecosphere.local".into())
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| EmailAddress::parse(s).map_err(|e| ConfigError(format!("APP_STAFF: `{s}`: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
         let sender_s = var("APP_SENDER").unwrap_or_else(|| "EcoSphere <service@ecosphere.local>".into());
         let sender = EmailAddress::parse(&sender_s).map_err(|e| ConfigError(format!("APP_SENDER: {e}")))?;
         let free_mail = match var("APP_FREEMAIL_DOMAINS_FILE") {
@@ -191,6 +200,7 @@ impl Config {
             public_url,
             public_url_explicit,
             reviewers,
+            staff,
             sender,
             free_mail,
             feed,

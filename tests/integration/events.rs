@@ -155,6 +155,8 @@ fn expectation(function: &str, file: &str) -> (u16, &'static str) {
         ("carbon", "get-carbon-without-session.json") => (401, "碳星雲服務平台登入"),
         ("carbon", "get-verify-unknown-statement.json") => (404, "查無此憑證編號"),
         ("carbon", "get-statement-keys.json") => (200, "\"keys\""),
+        ("staff", "get-staff-login.json") => (200, "寄送登入連結"),
+        ("staff", "get-national-without-session.json") => (401, "請先登入計畫管理後台"),
         _ => panic!("events/{function}/{file} has no expectation: add one in tests/integration/events.rs"),
     }
 }
@@ -166,6 +168,7 @@ fn router_for(function: &str, app: Arc<App>) -> axum::Router {
         "portal" => ecosphere::web::finish(portal::router(app)),
         "sso" => ecosphere::web::finish(sso::router(app)),
         "carbon" => ecosphere::web::finish(carbon::router(app)),
+        "staff" => ecosphere::web::finish(staff::router(app)),
         other => panic!("events/{other}/: no handler known for this function"),
     }
 }

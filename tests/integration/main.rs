@@ -17,6 +17,7 @@ mod programme;
 mod review;
 mod smtp;
 mod sso;
+mod staff;
 mod totals;
 mod upload;
 mod statement;

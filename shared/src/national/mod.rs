@@ -24,6 +24,44 @@ pub struct FirmYear {
     /// 內政部 county code; None without a profile for the year.
     pub county: Option<String>,
     pub kg_co2e: f64,
+    /// Annual revenue from the profile (for intensities).
+    pub revenue_ntd: Option<u64>,
+}
+
+/// One group of a one-way table (a county, a 大類): published figures, or withheld.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupFigure {
+    pub key: String,
+    pub label: String,
+    pub firms: usize,
+    /// None when withheld by the privacy rules (too few firms, dominated, or withheld
+    /// so that another withheld group cannot be recovered from the total).
+    pub t_co2e: Option<f64>,
+    /// t CO2e per NT$ million revenue, when published and revenue is known.
+    pub t_per_million_ntd: Option<f64>,
+}
+
+/// A one-way table whose total is published: each group passes the primary rule, and
+/// a lone withheld group gets a complement (the same rules as the cells, `privacy`).
+pub fn publish_groups(groups: &BTreeMap<String, (String, Vec<&FirmYear>)>, t: &Thresholds) -> Vec<GroupFigure> {
+    let row: Vec<Vec<f64>> = groups.values().map(|(_, fs)| fs.iter().map(|f| f.kg_co2e.max(0.0)).collect()).collect();
+    let s = privacy::suppress(&Table { cells: vec![row] }, t);
+    groups
+        .iter()
+        .enumerate()
+        .map(|(c, (key, (label, fs)))| {
+            let shown = !fs.is_empty() && !s.is_suppressed(0, c);
+            let kg: f64 = fs.iter().map(|f| f.kg_co2e).sum();
+            let revenue: u64 = fs.iter().filter_map(|f| f.revenue_ntd).sum();
+            GroupFigure {
+                key: key.clone(),
+                label: label.clone(),
+                firms: fs.len(),
+                t_co2e: shown.then(|| tonnes(kg)),
+                t_per_million_ntd: (shown && revenue > 0).then(|| kg / 1000.0 / (revenue as f64 / 1_000_000.0)),
+            }
+        })
+        .collect()
 }
 
 /// A published cell: industry × county.
@@ -137,6 +175,7 @@ pub async fn firm_years(totals: &dyn TotalsStore, profiles: &dyn FirmProfileStor
             county: p.map(|p| p.fields.county.clone()),
             tax_id: tax,
             kg_co2e: t.kg(),
+            revenue_ntd: p.map(|p| p.fields.revenue_ntd),
         });
     }
     Ok(out)
@@ -148,7 +187,7 @@ mod tests {
 
     fn firm(n: u32, industry: &str, county: &str, kg: f64) -> FirmYear {
         let _ = n;
-        FirmYear { tax_id: TaxId::parse("22099131").unwrap(), industry: Some(industry.into()), county: Some(county.into()), kg_co2e: kg }
+        FirmYear { tax_id: TaxId::parse("22099131").unwrap(), industry: Some(industry.into()), county: Some(county.into()), kg_co2e: kg, revenue_ntd: Some(1_000_000) }
     }
 
     #[test]
@@ -167,7 +206,7 @@ mod tests {
         for i in 0..11 {
             firms.push(firm(i, "29", "63000", 100.0));
         }
-        firms.push(FirmYear { tax_id: TaxId::parse("10458574").unwrap(), industry: None, county: None, kg_co2e: 1234.5 });
+        firms.push(FirmYear { tax_id: TaxId::parse("10458574").unwrap(), industry: None, county: None, kg_co2e: 1234.5, revenue_ntd: None });
         let n = compute(2025, &firms, &Thresholds::default());
         assert!(!n.cells.iter().any(|c| c.industry == "29" && c.county == "65000"));
         assert!(n.suppressed >= 2, "a lone withheld cell is recoverable from its row: {n:?}");
@@ -176,5 +215,21 @@ mod tests {
         assert_eq!(n.total_t_co2e, expected);
         assert_eq!((n.firms, n.unclassified_firms), (firms.len(), 1));
         assert_eq!(n.unclassified_t_co2e, 1.235);
+    }
+
+    #[test]
+    fn a_lone_small_group_is_not_left_recoverable_from_the_total() {
+        let firms: Vec<FirmYear> = (0..60).map(|i| firm(i, "25", if i < 3 { "09007" } else if i < 30 { "65000" } else if i < 45 { "63000" } else { "66000" }, 100.0 + f64::from(i))).collect();
+        let mut groups: BTreeMap<String, (String, Vec<&FirmYear>)> = BTreeMap::new();
+        for f in &firms {
+            let c = f.county.clone().unwrap();
+            groups.entry(c.clone()).or_insert_with(|| (c, Vec::new())).1.push(f);
+        }
+        let g = publish_groups(&groups, &Thresholds::default());
+        let hidden: Vec<&str> = g.iter().filter(|x| x.t_co2e.is_none()).map(|x| x.key.as_str()).collect();
+        assert!(hidden.contains(&"09007"), "3 firms are withheld: {g:?}");
+        assert_eq!(hidden.len(), 2, "and one complement, so total − published ≠ the small group: {g:?}");
+        assert!(g.iter().all(|x| x.t_co2e.is_none() || x.firms >= 10));
+        assert!(g.iter().filter(|x| x.t_co2e.is_some()).all(|x| x.t_per_million_ntd.is_some()));
     }
 }

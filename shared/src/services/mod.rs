@@ -11,5 +11,6 @@ pub mod notify;
 pub mod portal;
 pub mod review;
 pub mod sso;
+pub mod staff;
 pub mod statement;
 pub mod upload;

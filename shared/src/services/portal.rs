@@ -35,6 +35,19 @@ pub fn secret_key(secret: &str) -> String {
     Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// At most `slots` sign-in link requests of `who` per window, as expiring slots (one
+/// conditional insert each). Shared by every sign-in by e-mailed link.
+pub(crate) async fn limit(tokens: &dyn TokenStore, now: chrono::DateTime<chrono::Utc>, kind: &str, who: &str, slots: u32) -> AppResult<()> {
+    for slot in 0..slots {
+        match tokens.insert(kind, &format!("{who}:{slot}"), "", now, now + Duration::minutes(LOGIN_LINK_MINUTES)).await {
+            Ok(()) => return Ok(()),
+            Err(AppError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(AppError::TooManyRequests(format!("登入連結申請過於頻繁，請於 {LOGIN_LINK_MINUTES} 分鐘後再試。")))
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct LoginGrant {
     tax_id: TaxId,
@@ -160,15 +173,7 @@ impl PortalService {
     /// At most `slots` requests of `who` per window, as expiring slots (one conditional
     /// insert each).
     async fn limit(&self, kind: &str, who: &str, slots: u32) -> AppResult<()> {
-        let now = self.clock.now();
-        for slot in 0..slots {
-            match self.tokens.insert(kind, &format!("{who}:{slot}"), "", now, now + Duration::minutes(LOGIN_LINK_MINUTES)).await {
-                Ok(()) => return Ok(()),
-                Err(AppError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(AppError::TooManyRequests(format!("登入連結申請過於頻繁，請於 {LOGIN_LINK_MINUTES} 分鐘後再試。")))
+        limit(self.tokens.as_ref(), self.clock.now(), kind, who, slots).await
     }
 
     /// Whether a sign-in link is still usable (for the confirmation page; uses nothing).

@@ -40,7 +40,12 @@ pub enum Area {
     Carbon(&'static str),
     /// Pages anyone may open (the statement check page).
     Public,
+    /// The programme staff console; the value is the page's path, as for `Carbon`.
+    Staff(&'static str),
 }
+
+/// The staff console's navigation.
+pub const STAFF_NAV: [(&str, &str); 2] = [("/staff", "計畫管理後台"), ("/staff/national", "全國統計")];
 
 /// The carbon platform's navigation: (path, label).
 pub const CARBON_NAV: [(&str, &str); 7] = [
@@ -72,6 +77,7 @@ pub fn layout(area: Area, title: &str, body: Markup) -> Markup {
         Area::Portal => "/portal",
         Area::Carbon(_) => "/carbon",
         Area::Public => "/apply",
+        Area::Staff(_) => "/staff",
     };
     html! {
         (DOCTYPE)
@@ -80,6 +86,13 @@ pub fn layout(area: Area, title: &str, body: Markup) -> Markup {
             body {
                 header.site { a href=(home) { "EcoSphere 碳星雲服務" } }
                 main.page {
+                    @if let Area::Staff(current) = area {
+                        nav.carbon aria-label="計畫管理後台" {
+                            @for (path, label) in STAFF_NAV {
+                                @if path == current { a href=(path) aria-current="page" { (label) } } @else { a href=(path) { (label) } }
+                            }
+                        }
+                    }
                     @if let Area::Carbon(current) = area {
                         nav.carbon aria-label="碳星雲服務平台" {
                             @for (path, label) in CARBON_NAV {

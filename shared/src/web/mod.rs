@@ -12,7 +12,7 @@ pub mod layout;
 pub mod session;
 
 pub use layout::{layout, portal_page, render, Area};
-pub use session::{CarbonSession, Guarded, GuardedUpload, PortalSession};
+pub use session::{CarbonSession, Guarded, GuardedUpload, PortalSession, StaffSession};
 
 use crate::domain::RawForm;
 use crate::error::{AppError, ErrorBody};
@@ -106,7 +106,9 @@ pub async fn negotiate_errors(req: Request, next: Next) -> Response {
         _ => "無法處理您的請求",
     };
     let path = req_path;
-    let (back, back_label) = if path.starts_with("/login") || status == StatusCode::UNAUTHORIZED {
+    let (back, back_label) = if path.starts_with("/staff") {
+        if status == StatusCode::UNAUTHORIZED { ("/staff/login", "前往計畫管理後台登入頁") } else { ("/staff", "回到計畫管理後台") }
+    } else if path.starts_with("/login") || status == StatusCode::UNAUTHORIZED {
         ("/login", "前往登入頁")
     } else if path.starts_with("/carbon") {
         ("/carbon", "回到碳星雲服務平台")

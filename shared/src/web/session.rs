@@ -108,6 +108,34 @@ fn refuse_csrf() -> AppError {
     AppError::Forbidden("表單已過期或來源不明，請重新整理頁面後再試。".into())
 }
 
+/// The staff console's session cookie.
+pub const STAFF_COOKIE: &str = "ecosphere_staff";
+
+/// Programme staff signed in to the staff console.
+pub struct StaffSession {
+    sid: String,
+    pub who: crate::services::staff::StaffMember,
+    pub csrf: String,
+}
+
+impl Session for StaffSession {
+    const KIND: &'static str = "staff";
+    fn secret(&self) -> &str {
+        &self.sid
+    }
+}
+
+impl FromRequestParts<Arc<App>> for StaffSession {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let unauthorized = || AppError::Unauthorized("請先登入計畫管理後台：在 /staff/login 輸入您的 Email，我們會寄送登入連結。".into());
+        let sid = cookie(&parts.headers, STAFF_COOKIE).ok_or_else(unauthorized)?;
+        let who = app.staff.session(&sid).await?.ok_or_else(unauthorized)?;
+        let csrf = app.csrf.token(Self::KIND, &sid);
+        Ok(Self { sid, who, csrf })
+    }
+}
+
 /// A member signed in to the portal.
 pub struct PortalSession {
     sid: String,
