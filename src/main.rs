@@ -340,93 +340,71 @@ fn year_flag(f: &std::collections::BTreeMap<String, String>) -> Result<i32, Stri
     }
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs a command once its arguments parsed: a bad argument prints its message and the
+/// usage and exits 2; a failed run prints `failed` with the reason and exits 1.
+async fn command<A, Fut>(usage: &str, parsed: Result<A, String>, failed: &str, run: impl FnOnce(A) -> Fut) -> i32
+where
+    Fut: std::future::Future<Output = Result<(), BoxError>>,
+{
+    let a = match parsed {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}; {usage}");
+            return 2;
+        }
+    };
+    match run(a).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{failed}：{e}");
+            1
+        }
+    }
+}
+
+fn national_args(args: &[String]) -> Result<(i32, Config, ecosphere::national::privacy::Thresholds), String> {
+    let f = flags(args, &["--year", "--min-firms", "--max-top2-share"])?;
+    let year = year_flag(&f)?;
+    let config = Config::from_env().map_err(|e| format!("設定有誤：{e}"))?;
+    let mut t = config.privacy;
+    if let Some(v) = f.get("--min-firms") {
+        t.min_firms = v.parse::<usize>().ok().filter(|n| *n >= 3).ok_or("--min-firms 須為 3 以上的整數")?;
+    }
+    if let Some(v) = f.get("--max-top2-share") {
+        t.max_top2_share = v.parse::<f64>().ok().filter(|x| *x > 0.0 && *x < 1.0).ok_or("--max-top2-share 須介於 0 與 1 之間")?;
+    }
+    Ok((year, config, t))
+}
+
 /// `national --year YYYY [--min-firms N] [--max-top2-share X]`: the published cells by
 /// industry (中類) × county, from `APP_DATA_DIR` (CONTRACT.md). Exit 2 on bad arguments.
 async fn national(args: &[String]) -> i32 {
     let usage = "usage: ecosphere national --year 年度 [--min-firms 10] [--max-top2-share 0.85]";
-    let f = match flags(args, &["--year", "--min-firms", "--max-top2-share"]) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("{e}; {usage}");
-            return 2;
-        }
-    };
-    let year = match year_flag(&f) {
-        Ok(y) => y,
-        Err(e) => {
-            eprintln!("{e}; {usage}");
-            return 2;
-        }
-    };
-    let mut t = ecosphere::national::privacy::Thresholds::default();
-    if let Some(v) = f.get("--min-firms") {
-        match v.parse::<usize>() {
-            Ok(n) if n >= 3 => t.min_firms = n,
-            _ => {
-                eprintln!("--min-firms 須為 3 以上的整數；{usage}");
-                return 2;
-            }
-        }
-    }
-    if let Some(v) = f.get("--max-top2-share") {
-        match v.parse::<f64>() {
-            Ok(x) if x > 0.0 && x < 1.0 => t.max_top2_share = x,
-            _ => {
-                eprintln!("--max-top2-share 須介於 0 與 1 之間；{usage}");
-                return 2;
-            }
-        }
-    }
-    let run = async {
-        let app = ecosphere::App::from_config(Config::from_env()?).await?;
+    command(usage, national_args(args), "無法產生全國統計", |(year, config, t)| async move {
+        let app = ecosphere::App::from_config(config).await?;
         let firms = ecosphere::national::firm_years(app.calculate.totals().as_ref(), app.firms.store().as_ref(), year).await?;
         let n = ecosphere::national::compute(year, &firms, &t);
         println!("{}", serde_json::to_string_pretty(&n)?);
-        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-    };
-    match run.await {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("無法產生全國統計：{e}");
-            1
-        }
-    }
+        Ok(())
+    })
+    .await
+}
+
+fn demo_args(args: &[String]) -> Result<(usize, i32, u64), String> {
+    let f = flags(args, &["--firms", "--year", "--seed"])?;
+    let year = year_flag(&f)?;
+    let n = f.get("--firms").and_then(|v| v.parse::<usize>().ok()).filter(|n| (1..=200_000).contains(n)).ok_or("--firms 須為 1 到 200000 的整數")?;
+    let seed = f.get("--seed").map_or(Ok(2026), |v| v.parse::<u64>().map_err(|_| "--seed 須為非負整數".to_string()))?;
+    Ok((n, year, seed))
 }
 
 /// `demo-data --firms N --year YYYY [--seed S]`: N synthetic firms (profiles, and a year
 /// of bills as a CSV ledger each) put through the real ingest path into `APP_DATA_DIR`.
 async fn demo_data(args: &[String]) -> i32 {
     let usage = "usage: ecosphere demo-data --firms 家數 --year 年度 [--seed 亂數種子]";
-    let f = match flags(args, &["--firms", "--year", "--seed"]) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("{e}; {usage}");
-            return 2;
-        }
-    };
-    let year = match year_flag(&f) {
-        Ok(y) => y,
-        Err(e) => {
-            eprintln!("{e}; {usage}");
-            return 2;
-        }
-    };
-    let n = match f.get("--firms").map(|v| v.parse::<usize>()) {
-        Some(Ok(n)) if (1..=200_000).contains(&n) => n,
-        _ => {
-            eprintln!("--firms 須為 1 到 200000 的整數；{usage}");
-            return 2;
-        }
-    };
-    let seed = match f.get("--seed").map(|v| v.parse::<u64>()) {
-        None => 2026,
-        Some(Ok(s)) => s,
-        Some(Err(_)) => {
-            eprintln!("--seed 須為非負整數；{usage}");
-            return 2;
-        }
-    };
-    let run = async {
+    command(usage, demo_args(args), "無法建立示範資料", |(n, year, seed)| async move {
         let config = Config::from_env()?;
         if !matches!(config.backend, Backend::Local { .. }) {
             return Err("demo-data 只在本機模式使用（請勿設定 APP_BACKEND=aws）".into());
@@ -446,25 +424,15 @@ async fn demo_data(args: &[String]) -> i32 {
             std::fs::rename(&tmp, dir.join(format!("{year}-帳單明細.csv")))?;
         }
         ecosphere_local::process_pending(&app).await?;
-        let mut lines = 0usize;
-        let mut review = 0usize;
+        let (mut lines, mut review) = (0usize, 0usize);
         for firm in &firms {
             lines += app.activities.list_emissions(&firm.tax_id, Some(year)).await?.len();
             review += app.activities.list_activities(&firm.tax_id, Some(year)).await?.iter().filter(|a| a.status == ecosphere::domain::inventory::ActivityStatus::NeedsReview).count();
         }
-        eprintln!(
-            "已建立 {n} 家示範企業（{year} 年度）：{lines} 筆排放明細，{review} 筆待確認，耗時 {:.1} 秒。資料目錄：{}",
-            started.elapsed().as_secs_f64(),
-            local.data_dir.display()
-        );
-        println!("{}", serde_json::json!({ "firms": n, "year": year, "emission_lines": lines, "needs_review": review, "seconds": started.elapsed().as_secs_f64() }));
-        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-    };
-    match run.await {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("無法建立示範資料：{e}");
-            1
-        }
-    }
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!("已建立 {n} 家示範企業（{year} 年度）：{lines} 筆排放明細，{review} 筆待確認，耗時 {seconds:.1} 秒。資料目錄：{}", local.data_dir.display());
+        println!("{}", serde_json::json!({ "firms": n, "year": year, "emission_lines": lines, "needs_review": review, "seconds": seconds }));
+        Ok(())
+    })
+    .await
 }

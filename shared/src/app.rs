@@ -273,7 +273,7 @@ impl App {
         let benchmark = crate::services::benchmark::BenchmarkService::new(
             firm_profiles,
             totals,
-            crate::national::privacy::Thresholds::default(),
+            config.privacy,
             std::time::Duration::from_secs(300),
         );
         let statement_keys = match (&local, config.statement_keys.is_empty()) {

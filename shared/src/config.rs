@@ -77,6 +77,9 @@ pub struct Config {
     pub statement_keys: Vec<String>,
     /// How long review links stay valid (`APP_REVIEW_LINK_TTL_HOURS`, default 7 days).
     pub review_link_ttl: chrono::Duration,
+    /// Privacy rules of national figures and benchmarks (`APP_PRIVACY_MIN_FIRMS`,
+    /// `APP_PRIVACY_MAX_TOP2_SHARE`; default 10 firms, 0.85).
+    pub privacy: crate::national::privacy::Thresholds,
     /// Extra or newer emission-factor files (`APP_FACTORS_DIR`), loaded over the built-in library.
     pub factors_dir: Option<PathBuf>,
     /// Local OCR engine: `auto` (Tesseract when installed), `tesseract`, or `none` (`APP_OCR`).
@@ -186,6 +189,14 @@ impl Config {
             Some(v) => v.parse().ok().filter(|h| *h >= 1).ok_or_else(|| ConfigError("APP_REVIEW_LINK_TTL_HOURS must be a whole number ≥ 1".into()))?,
             None => 24 * 7,
         };
+        let mut privacy = crate::national::privacy::Thresholds::default();
+        if let Some(v) = var("APP_PRIVACY_MIN_FIRMS") {
+            privacy.min_firms = v.parse().ok().filter(|n| *n >= 3).ok_or_else(|| ConfigError("APP_PRIVACY_MIN_FIRMS must be a whole number ≥ 3".into()))?;
+        }
+        if let Some(v) = var("APP_PRIVACY_MAX_TOP2_SHARE") {
+            privacy.max_top2_share =
+                v.parse().ok().filter(|x: &f64| *x > 0.0 && *x < 1.0).ok_or_else(|| ConfigError("APP_PRIVACY_MAX_TOP2_SHARE must be a number between 0 and 1".into()))?;
+        }
         let dev_mailbox = var("APP_DEV_MAILBOX").map(|v| flag("APP_DEV_MAILBOX", &v)).transpose()?;
         let smtp_url = var("APP_SMTP_URL");
         if let Some(url) = &smtp_url {
@@ -208,6 +219,7 @@ impl Config {
             sso_keys,
             statement_keys,
             review_link_ttl: chrono::Duration::hours(ttl_hours),
+            privacy,
             factors_dir: var("APP_FACTORS_DIR").map(PathBuf::from),
             ocr: match var("APP_OCR").as_deref().unwrap_or("auto") {
                 "auto" => OcrChoice::Auto,

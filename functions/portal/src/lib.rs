@@ -25,7 +25,7 @@ use ecosphere::domain::{Counties, Member};
 use ecosphere::error::AppError;
 use ecosphere::services::portal::SESSION_HOURS;
 use ecosphere::web::session::{self, clear_cookie, set_cookie, CARBON_COOKIE, PORTAL_COOKIE};
-use ecosphere::web::{portal_page, wants_json, Form, Guarded, PortalSession};
+use ecosphere::web::{portal_page, signin, wants_json, Form, Guarded, PortalSession};
 use ecosphere::App;
 use maud::{html, Markup};
 use serde_json::json;
@@ -46,46 +46,20 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 async fn login_page() -> Response {
-    portal_page(
-        StatusCode::OK,
-        "登入",
-        html! {
-            h1 { "登入 EcoSphere 平台" }
-            p { "輸入您的公司成員 Email，我們會寄送一次性的登入連結（15 分鐘內有效），無需密碼。" }
-            form method="post" action="/login" {
-                p {
-                    label.field for="email" { "Email" }
-                    input type="email" id="email" name="email" required maxlength="254" autocomplete="email";
-                }
-                p { button type="submit" { "寄送登入連結" } }
-            }
-        },
-    )
+    signin::login_page("登入 EcoSphere 平台", "輸入您的公司成員 Email，我們會寄送一次性的登入連結（15 分鐘內有效），無需密碼。", "/login")
 }
 
 async fn request_link(State(app): State<Arc<App>>, ext: axum::http::Extensions, headers: HeaderMap, Form(raw): Form) -> Result<Response, AppError> {
     let client = ecosphere::web::client_key(&ext);
     app.portal.request_login_from(raw.first("email").unwrap_or_default(), Some(&client)).await?;
-    let msg = "若此 Email 是已通過審核公司的成員，您將在幾分鐘內收到登入連結（15 分鐘內有效）。";
-    if wants_json(&headers) {
-        return Ok((StatusCode::ACCEPTED, Json(json!({ "message": msg }))).into_response());
-    }
-    Ok(portal_page(StatusCode::OK, "請查看您的信箱", html! { h1 { "請查看您的信箱" } p { (msg) } }))
+    Ok(signin::link_sent(&headers, "若此 Email 是已通過審核公司的成員，您將在幾分鐘內收到登入連結（15 分鐘內有效）。"))
 }
 
 async fn confirm_page(State(app): State<Arc<App>>, Path(secret): Path<String>) -> Result<Response, AppError> {
     if !app.portal.login_link_valid(&secret).await? {
         return Err(AppError::Gone("登入連結已失效（已使用或超過 15 分鐘），請重新申請登入連結。".into()));
     }
-    Ok(portal_page(
-        StatusCode::OK,
-        "確認登入",
-        html! {
-            h1 { "確認登入" }
-            p { "按下按鈕即登入 EcoSphere 平台。" }
-            form method="post" action={ "/login/" (secret) } { button type="submit" { "登入" } }
-        },
-    ))
+    Ok(signin::confirm_page("確認登入", "按下按鈕即登入 EcoSphere 平台。", &format!("/login/{secret}")))
 }
 
 async fn sign_in(State(app): State<Arc<App>>, Path(secret): Path<String>) -> Result<Response, AppError> {

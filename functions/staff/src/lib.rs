@@ -24,7 +24,7 @@ use ecosphere::national::{compute, firm_years, publish_groups, FirmYear, GroupFi
 use ecosphere::services::portal::SESSION_HOURS;
 use ecosphere::web::layout::render;
 use ecosphere::web::session::{clear_cookie, set_cookie, STAFF_COOKIE};
-use ecosphere::web::{portal_page, wants_json, Area, Form, Guarded, StaffSession};
+use ecosphere::web::{signin, wants_json, Area, Form, Guarded, StaffSession};
 use ecosphere::App;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -47,45 +47,20 @@ fn staff_page(status: StatusCode, path: &'static str, title: &str, body: Markup)
 }
 
 async fn login_page() -> Response {
-    portal_page(
-        StatusCode::OK,
-        "計畫管理後台登入",
-        html! {
-            h1 { "計畫管理後台登入" }
-            p { "輸入您的計畫管理人員 Email，我們會寄送一次性的登入連結（15 分鐘內有效），無需密碼。" }
-            form method="post" action="/staff/login" {
-                p {
-                    label.field for="email" { "Email" }
-                    input type="email" id="email" name="email" required maxlength="254" autocomplete="email";
-                }
-                p { button type="submit" { "寄送登入連結" } }
-            }
-        },
-    )
+    signin::login_page("計畫管理後台登入", "輸入您的計畫管理人員 Email，我們會寄送一次性的登入連結（15 分鐘內有效），無需密碼。", "/staff/login")
 }
 
 async fn request_link(State(app): State<Arc<App>>, ext: axum::http::Extensions, headers: HeaderMap, Form(raw): Form) -> Result<Response, AppError> {
     let client = ecosphere::web::client_key(&ext);
     app.staff.request_login(raw.first("email").unwrap_or_default(), Some(&client)).await?;
-    let msg = "若此 Email 是計畫管理人員，您將在幾分鐘內收到登入連結（15 分鐘內有效）。";
-    if wants_json(&headers) {
-        return Ok((StatusCode::ACCEPTED, Json(json!({ "message": msg }))).into_response());
-    }
-    Ok(portal_page(StatusCode::OK, "請查看您的信箱", html! { h1 { "請查看您的信箱" } p { (msg) } }))
+    Ok(signin::link_sent(&headers, "若此 Email 是計畫管理人員，您將在幾分鐘內收到登入連結（15 分鐘內有效）。"))
 }
 
 async fn confirm_page(State(app): State<Arc<App>>, Path(secret): Path<String>) -> Result<Response, AppError> {
     if !app.staff.link_valid(&secret).await? {
         return Err(AppError::Gone("登入連結已失效（已使用或超過 15 分鐘），請重新申請登入連結。".into()));
     }
-    Ok(portal_page(
-        StatusCode::OK,
-        "確認登入",
-        html! {
-            h1 { "確認登入計畫管理後台" }
-            form method="post" action={ "/staff/login/" (secret) } { button type="submit" { "登入" } }
-        },
-    ))
+    Ok(signin::confirm_page("確認登入計畫管理後台", "按下按鈕即登入計畫管理後台。", &format!("/staff/login/{secret}")))
 }
 
 async fn sign_in(State(app): State<Arc<App>>, Path(secret): Path<String>) -> Result<Response, AppError> {
@@ -164,6 +139,14 @@ fn by_section(firms: &[FirmYear]) -> BTreeMap<String, (String, Vec<&FirmYear>)> 
         }
     }
     g
+}
+
+/// The national page's HTML for a year (what `GET /staff/national` sends; also timed by
+/// the national benchmark).
+pub async fn national_html(app: &App, year: i32) -> Result<String, AppError> {
+    let v = load(app, year).await?;
+    let title = "全國統計：各產業、各縣市歷年碳排分析";
+    Ok(ecosphere::web::layout::layout(Area::Staff("/staff/national"), title, html! { h1 { (title) } (national_body(year, &v)) }).into_string())
 }
 
 async fn load(app: &App, year: i32) -> Result<NationalView, AppError> {
@@ -279,6 +262,10 @@ async fn national_page(State(app): State<Arc<App>>, _s: StaffSession, headers: H
         }))
         .into_response());
     }
+    Ok(staff_page(StatusCode::OK, "/staff/national", "全國統計：各產業、各縣市歷年碳排分析", national_body(year, &v)))
+}
+
+fn national_body(year: i32, v: &NationalView) -> Markup {
     let table = IndustryTable::builtin();
     let counties = Counties::builtin();
     let years: Vec<i32> = v.sections.iter().map(|(y, _)| *y).collect();
@@ -292,7 +279,7 @@ async fn national_page(State(app): State<Arc<App>>, _s: StaffSession, headers: H
         k.into_iter().collect()
     };
     let p = &v.cells.privacy;
-    let body = html! {
+    html! {
         p {
             "年度："
             @for y in ((year - 3)..=(year + 1)).rev() {
@@ -345,8 +332,7 @@ async fn national_page(State(app): State<Arc<App>>, _s: StaffSession, headers: H
             }
         }
         p { a href={ "/staff/national.csv?year=" (year) "&table=cells" } { "下載 CSV（中類 × 縣市）" } }
-    };
-    Ok(staff_page(StatusCode::OK, "/staff/national", "全國統計：各產業、各縣市歷年碳排分析", body))
+    }
 }
 
 /// A CSV field, quoted when needed; a leading formula character is neutralised.

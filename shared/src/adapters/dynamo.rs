@@ -531,3 +531,40 @@ impl crate::ports::TokenStore for DynamoTokenStore {
         Ok(out.attributes.as_ref().and_then(|i| token_data(i, now)))
     }
 }
+
+/// Every item of a Query, page by page: `key_attr = value`, and `begins_with(sk, prefix)`
+/// when given; on the table (strongly consistent) or on an index (eventually consistent).
+pub(crate) async fn query_all(
+    client: &Client,
+    table: &str,
+    index: Option<&str>,
+    key_attr: &str,
+    value: String,
+    sk_prefix: Option<&str>,
+) -> AppResult<Vec<std::collections::HashMap<String, AttributeValue>>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let mut q = client
+            .query()
+            .table_name(table)
+            .set_index_name(index.map(String::from))
+            .expression_attribute_names("#k", key_attr)
+            .expression_attribute_values(":k", AttributeValue::S(value.clone()))
+            .set_exclusive_start_key(start.take());
+        q = match sk_prefix {
+            Some(p) => q.key_condition_expression("#k = :k AND begins_with(sk, :p)").expression_attribute_values(":p", AttributeValue::S(p.into())),
+            None => q.key_condition_expression("#k = :k"),
+        };
+        if index.is_none() {
+            q = q.consistent_read(true);
+        }
+        let page = q.send().await.map_err(|e| sdk_err("Query", e))?;
+        out.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => break,
+        }
+    }
+    Ok(out)
+}

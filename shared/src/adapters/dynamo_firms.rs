@@ -67,32 +67,7 @@ fn decode_profile(item: Item) -> AppResult<FirmProfile> {
 
 impl DynamoFirmProfileStore {
     async fn query_all(&self, index: Option<&str>, key: (&str, String), sk_prefix: Option<&str>) -> AppResult<Vec<Item>> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(String::from))
-                .expression_attribute_names("#k", key.0)
-                .expression_attribute_values(":k", AttributeValue::S(key.1.clone()))
-                .set_exclusive_start_key(start.take());
-            q = match sk_prefix {
-                Some(p) => q.key_condition_expression("#k = :k AND begins_with(sk, :p)").expression_attribute_values(":p", AttributeValue::S(p.into())),
-                None => q.key_condition_expression("#k = :k"),
-            };
-            if index.is_none() {
-                q = q.consistent_read(true);
-            }
-            let page = q.send().await.map_err(|e| sdk_err("Query", e))?;
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(out)
+        super::dynamo::query_all(&self.client, &self.table, index, key.0, key.1, sk_prefix).await
     }
 }
 

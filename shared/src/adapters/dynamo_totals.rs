@@ -45,29 +45,7 @@ fn decode(item: &Item) -> AppResult<FirmYearTotal> {
 
 impl DynamoTotalsStore {
     async fn query(&self, index: Option<&str>, key: &str, value: String, prefix: Option<&str>) -> AppResult<Vec<Item>> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(String::from))
-                .expression_attribute_names("#k", key)
-                .expression_attribute_values(":k", s(value.clone()))
-                .set_exclusive_start_key(start.take());
-            q = match prefix {
-                Some(p) => q.key_condition_expression("#k = :k AND begins_with(sk, :p)").expression_attribute_values(":p", s(p)),
-                None => q.key_condition_expression("#k = :k"),
-            };
-            let page = q.send().await.map_err(|e| sdk_err("Query", e))?;
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(out)
+        super::dynamo::query_all(&self.client, &self.table, index, key, value, prefix).await
     }
 }
 

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 pub mod layout;
 pub mod session;
+pub mod signin;
 
 pub use layout::{layout, portal_page, render, Area};
 pub use session::{CarbonSession, Guarded, GuardedUpload, PortalSession, StaffSession};
