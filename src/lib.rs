@@ -55,7 +55,9 @@ pub async fn process_pending(app: &Arc<App>) -> Result<(), AppError> {
     loop {
         let dropped = watcher.scan().await?;
         if let Some(c) = object_consumer(app) {
-            watcher.deliver(c.as_ref(), app.config.feed.max_attempts).await?;
+            // A call delivers at most 100 events; an event that keeps failing stops
+            // counting once its attempts are used up (the sweeper redrives it later).
+            while watcher.deliver(c.as_ref(), app.config.feed.max_attempts).await? > 0 {}
         }
         for c in &consumers {
             feed.drain(c.as_ref()).await?;

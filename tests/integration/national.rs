@@ -14,19 +14,20 @@ fn run(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
 async fn demo_data_fills_the_data_dir_through_ingest_and_national_publishes_only_safe_cells() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let (code, out, err) = run(&dir, &["demo-data", "--firms", "40", "--year", "2025"]);
+    // More firms than one delivery round (100 events) takes.
+    let (code, out, err) = run(&dir, &["demo-data", "--firms", "130", "--year", "2025"]);
     assert_eq!(code, 0, "{err}");
     let made: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(made["firms"], 40);
-    assert!(made["emission_lines"].as_u64().unwrap() >= 40 * 24, "{made}");
-    assert!(err.contains("已建立 40 家示範企業"), "{err}");
+    assert_eq!(made["firms"], 130);
+    assert!(made["emission_lines"].as_u64().unwrap() >= 130 * 24, "{made}");
+    assert!(err.contains("已建立 130 家示範企業"), "{err}");
 
-    // Small thresholds so that some cells pass with 40 firms; defaults are 10 firms / 85 %.
+    // Small thresholds so that some cells pass with 130 firms; defaults are 10 firms / 85 %.
     let (code, out, err) = run(&dir, &["national", "--year", "2025", "--min-firms", "3", "--max-top2-share", "0.95"]);
     assert_eq!(code, 0, "{err}");
     let n: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(n["year"], 2025);
-    assert_eq!(n["firms"], 40);
+    assert_eq!(n["firms"], 130, "every firm has its totals");
     assert_eq!(n["unclassified_firms"], 0);
     let cells = n["cells"].as_array().unwrap();
     for c in cells {
@@ -35,7 +36,7 @@ async fn demo_data_fills_the_data_dir_through_ingest_and_national_publishes_only
         assert!(ecosphere::domain::Counties::builtin().get(c["county"].as_str().unwrap()).is_some(), "{c}");
     }
     let published_firms: u64 = cells.iter().map(|c| c["firms"].as_u64().unwrap()).sum();
-    assert!(published_firms < 40, "with 40 firms some cells must be withheld");
+    assert!(published_firms < 130, "with 130 firms some cells must be withheld");
     assert!(n["suppressed"].as_u64().unwrap() >= 2, "a withheld cell always has a partner: {n}");
     let published_t: f64 = cells.iter().map(|c| c["t_co2e"].as_f64().unwrap()).sum();
 
@@ -50,7 +51,7 @@ async fn demo_data_fills_the_data_dir_through_ingest_and_national_publishes_only
     assert_eq!(total, ecosphere::national::tonnes(kg), "the total reconciles with the firms' lines");
     assert!(published_t < total);
 
-    // The default rules publish nothing for 40 firms spread over the country.
+    // The default rules: every published cell has at least 10 firms.
     let (code, out, _) = run(&dir, &["national", "--year", "2025"]);
     assert_eq!(code, 0);
     let n: serde_json::Value = serde_json::from_str(&out).unwrap();
