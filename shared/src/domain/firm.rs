@@ -307,10 +307,15 @@ fn amount(raw: &RawForm, name: &str, label: &str, max: u64, errors: &mut FieldEr
     }
 }
 
+/// The calendar year in Taiwan (UTC+8) at `now`.
+pub fn taiwan_year(now: DateTime<Utc>) -> i32 {
+    use chrono::Datelike;
+    now.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8")).year()
+}
+
 /// The year a profile may be kept for: 2000 up to next year.
 pub fn valid_year(year: i32, now: DateTime<Utc>) -> bool {
-    use chrono::Datelike;
-    (2000..=now.year() + 1).contains(&year)
+    (2000..=taiwan_year(now) + 1).contains(&year)
 }
 
 impl ProfileFields {

@@ -87,7 +87,8 @@ pub struct National {
     pub firms: usize,
     /// Firms counted in the total but in no cell (no profile for the year yet).
     pub unclassified_firms: usize,
-    pub unclassified_t_co2e: f64,
+    /// Their t CO2e, when they pass the privacy rules as a group (else null).
+    pub unclassified_t_co2e: Option<f64>,
     pub privacy: PrivacyRules,
 }
 
@@ -97,14 +98,9 @@ pub struct PrivacyRules {
     pub max_top2_share: f64,
 }
 
-/// Tonnes with three decimals (kg precision), the way every figure is printed.
+/// Tonnes with three decimals (kg precision), the way every figure is printed (never -0).
 pub fn tonnes(kg: f64) -> f64 {
-    let t = (kg / 1000.0 * 1000.0).round() / 1000.0;
-    if t == 0.0 {
-        0.0
-    } else {
-        t
-    }
+    kg.round() / 1000.0 + 0.0
 }
 
 /// Groups the firms into industry × county cells and publishes what the rules allow.
@@ -124,17 +120,27 @@ pub fn compute(year: i32, firms: &[FirmYear], t: &Thresholds) -> National {
         *v = n;
     }
     let mut table = Table { cells: vec![vec![Vec::new(); cols.len()]; rows.len()] };
-    let (mut unclassified, mut unclassified_kg) = (0, 0.0);
+    let mut unclassified: Vec<f64> = Vec::new();
     for f in firms {
         match (&f.industry, &f.county) {
             (Some(i), Some(c)) => table.cells[rows[i.as_str()]][cols[c.as_str()]].push(f.kg_co2e.max(0.0)),
-            _ => {
-                unclassified += 1;
-                unclassified_kg += f.kg_co2e;
-            }
+            _ => unclassified.push(f.kg_co2e),
         }
     }
-    let s = privacy::suppress(&table, t);
+    let mut s = privacy::suppress(&table, t);
+    // What is printed besides the cells is the total of every firm. Against that one sum
+    // the hidden figures (withheld cells, and the unclassified firms when they fail the
+    // rules as a group) are safe unless exactly one is hidden: then it gets a complement.
+    let unclassified_shown = unclassified.is_empty() || privacy::passes(&unclassified, t);
+    if s.count() + usize::from(!unclassified_shown) == 1 {
+        let smallest = (0..rows.len())
+            .flat_map(|r| (0..cols.len()).map(move |c| (r, c)))
+            .filter(|&(r, c)| !table.cells[r][c].is_empty() && !s.is_suppressed(r, c))
+            .min_by(|a, b| table.cells[a.0][a.1].iter().sum::<f64>().total_cmp(&table.cells[b.0][b.1].iter().sum::<f64>()));
+        if let Some(cell) = smallest {
+            s.complementary.insert(cell);
+        }
+    }
     let mut cells = Vec::new();
     let mut suppressed = 0;
     for (industry, &r) in &rows {
@@ -156,8 +162,8 @@ pub fn compute(year: i32, firms: &[FirmYear], t: &Thresholds) -> National {
         suppressed,
         total_t_co2e: tonnes(firms.iter().map(|f| f.kg_co2e).sum()),
         firms: firms.len(),
-        unclassified_firms: unclassified,
-        unclassified_t_co2e: tonnes(unclassified_kg),
+        unclassified_firms: unclassified.len(),
+        unclassified_t_co2e: unclassified_shown.then(|| tonnes(unclassified.iter().sum())),
         privacy: PrivacyRules { min_firms: t.min_firms, max_top2_share: t.max_top2_share },
     }
 }
@@ -214,7 +220,20 @@ mod tests {
         let expected = tonnes(firms.iter().map(|f| f.kg_co2e).sum::<f64>());
         assert_eq!(n.total_t_co2e, expected);
         assert_eq!((n.firms, n.unclassified_firms), (firms.len(), 1));
-        assert_eq!(n.unclassified_t_co2e, 1.235);
+        // One firm without a profile is not published on its own.
+        assert_eq!(n.unclassified_t_co2e, None);
+    }
+
+    #[test]
+    fn withheld_unclassified_firms_are_not_left_recoverable_from_the_total() {
+        // Every cell passes; one firm has no profile: total − cells would be that firm.
+        let mut firms: Vec<FirmYear> = (0..24).map(|i| firm(i, "25", if i < 12 { "65000" } else { "63000" }, 100.0 + f64::from(i))).collect();
+        firms.push(FirmYear { tax_id: TaxId::parse("10458574").unwrap(), industry: None, county: None, kg_co2e: 777.0, revenue_ntd: None });
+        let n = compute(2025, &firms, &Thresholds::default());
+        assert_eq!(n.unclassified_t_co2e, None);
+        assert_eq!(n.suppressed, 1, "a cell is withheld with it: {n:?}");
+        let published: f64 = n.cells.iter().map(|c| c.t_co2e).sum();
+        assert!((n.total_t_co2e - published - 0.777).abs() > 0.5, "total − published is not the lone firm: {n:?}");
     }
 
     #[test]

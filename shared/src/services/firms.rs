@@ -40,8 +40,7 @@ impl FirmService {
 
     /// The inventory year a profile page opens on: last calendar year.
     pub fn default_year(&self) -> i32 {
-        use chrono::Datelike;
-        self.clock.now().year() - 1
+        crate::domain::firm::taiwan_year(self.clock.now()) - 1
     }
 
     pub fn check_year(&self, year: i32) -> AppResult<i32> {
