@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::Router;
 use ecosphere::adapters::drop::{DropWatcher, ObjectConsumer};
 use ecosphere::adapters::sqlite::feed::ChangeFeed;
-use ecosphere::stream::StreamConsumer;
+use ecosphere::stream::{confined, StreamConsumer};
 use ecosphere::{App, AppError, Config};
 use tokio::sync::watch;
 
@@ -196,20 +196,35 @@ pub async fn start_with_clock(mut config: Config, clock: Arc<dyn ecosphere::port
         let max_attempts = app.config.feed.max_attempts;
         let mut stop = rx.clone();
         let redrive_every = app.config.feed.redrive_interval;
+        let sweeper = app.clone();
         tasks.spawn(async move {
             let mut last_redrive = tokio::time::Instant::now();
+            // The first sweep right after a start: that is when a crash left work behind.
+            let mut last_sweep: Option<tokio::time::Instant> = None;
             loop {
                 if let (Some(c), true) = (&consumer, last_redrive.elapsed() >= redrive_every) {
                     last_redrive = tokio::time::Instant::now();
-                    if let Err(e) = watcher.redrive(c.as_ref(), max_attempts).await {
+                    if let Err(e) = confined("drop redrive", watcher.redrive(c.as_ref(), max_attempts)).await {
                         tracing::error!(error = %e, "drop event redrive failed");
                     }
                 }
-                if let Err(e) = watcher.scan().await {
+                if last_sweep.is_none_or(|t| t.elapsed() >= redrive_every) {
+                    // The sweeper (on AWS: the EventBridge schedules of ingest and notify):
+                    // abandoned file claims and e-mails that never went out.
+                    last_sweep = Some(tokio::time::Instant::now());
+                    if let Err(e) = confined("file sweep", sweeper.ingest.sweep()).await {
+                        tracing::error!(error = %e, "file sweep failed");
+                    }
+                    if let Err(e) = confined("notification sweep", sweeper.notify.reconcile(sweeper.applications.as_ref())).await {
+                        tracing::error!(error = %e, "notification sweep failed");
+                    }
+                }
+                // A panic in one pass is one failed pass: the watcher goes on.
+                if let Err(e) = confined("drop scan", watcher.scan()).await {
                     tracing::error!(error = %e, "drop folder scan failed");
                 }
                 if let Some(c) = &consumer {
-                    if let Err(e) = watcher.deliver(c.as_ref(), max_attempts).await {
+                    if let Err(e) = confined("drop delivery", watcher.deliver(c.as_ref(), max_attempts)).await {
                         tracing::error!(error = %e, "drop event delivery failed");
                     }
                 }

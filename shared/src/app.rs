@@ -159,15 +159,22 @@ impl App {
         ) =
             match &config.backend {
                 Backend::Local { data_dir } => {
-                    let parts = LocalParts::open(data_dir.clone())?;
+                    let mut parts = LocalParts::open(data_dir.clone())?;
+                    parts.db = parts.db.with_faults(config.faults.clone());
+                    let mut blobs: Arc<dyn BlobStore> = Arc::new(FolderBlobStore::new(parts.blobs_dir.clone()));
+                    let mut mailer: Arc<dyn Mailer> = match &config.smtp_url {
+                        // A real office: e-mail to its SMTP server instead of the outbox folder.
+                        Some(url) => Arc::new(adapters::SmtpMailer::from_url(url, config.sender.clone(), clock.clone())?),
+                        None => Arc::new(OutboxMailer::new(parts.outbox_dir.clone(), config.sender.clone(), clock.clone())),
+                    };
+                    if let Some(faults) = &config.faults {
+                        blobs = Arc::new(crate::faults::FaultyBlobs { inner: blobs, faults: faults.clone() });
+                        mailer = Arc::new(crate::faults::FaultyMailer { inner: mailer, faults: faults.clone() });
+                    }
                     (
                         Arc::new(SqliteApplicationStore::new(parts.db.clone())),
-                        Arc::new(FolderBlobStore::new(parts.blobs_dir.clone())),
-                        match &config.smtp_url {
-                            // A real office: e-mail to its SMTP server instead of the outbox folder.
-                            Some(url) => Arc::new(adapters::SmtpMailer::from_url(url, config.sender.clone(), clock.clone())?),
-                            None => Arc::new(OutboxMailer::new(parts.outbox_dir.clone(), config.sender.clone(), clock.clone())),
-                        },
+                        blobs,
+                        mailer,
                         Arc::new(SqliteNotificationLog::new(parts.db.clone())),
                         Arc::new(SqliteMemberStore::new(parts.db.clone())),
                         Arc::new(SqliteTokenStore::new(parts.db.clone())),

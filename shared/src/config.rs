@@ -90,6 +90,8 @@ pub struct Config {
     /// `APP_SMTP_URL`: in local mode, e-mail goes to this SMTP server instead of the
     /// outbox folder (`smtps://user:pass@host:465`, `smtp://host:587?tls=required`).
     pub smtp_url: Option<String>,
+    /// Crash points of the fault-injection suite; never read from the environment.
+    pub faults: Option<std::sync::Arc<crate::faults::Faults>>,
 }
 
 /// A yes/no setting: `1`/`true`/`yes`/`on` or `0`/`false`/`no`/`off`.
@@ -229,6 +231,7 @@ impl Config {
             },
             dev_mailbox,
             smtp_url,
+            faults: None,
         })
     }
 

@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod factors;
+pub mod faults;
 pub mod ingest;
 pub mod mail;
 pub mod national;

@@ -49,6 +49,10 @@ pub trait ApplicationStore: Send + Sync {
     /// Every approved application (one per approved company), oldest first.
     async fn list_approved(&self) -> AppResult<Vec<Application>>;
 
+    /// Rejected applications decided at or after `since` (the sweeper checks their
+    /// decision e-mails went out).
+    async fn list_rejected_since(&self, since: DateTime<Utc>) -> AppResult<Vec<Application>>;
+
     /// Records a reviewer's decision on a pending application, atomically and only if
     /// the application is still pending at `expected_version` (a conditional write,
     /// never read-then-write). The decision is kept in an append-only audit trail.
@@ -118,6 +122,9 @@ pub enum FileClaim {
     AlreadyDone(FileRecord),
     /// Another delivery is processing it right now.
     InProgress,
+    /// This caller processes it, taking over a claim older than the lease: earlier reads
+    /// were started `previous_reads` times and never finished (a crash, a kill, a power cut).
+    TakenOver { previous_reads: u32 },
 }
 
 /// Stores the inventory: dropped files, activity records and emission lines, all scoped
@@ -145,6 +152,9 @@ pub trait ActivityStore: Send + Sync {
     async fn list_restatements(&self, tax_id: &TaxId) -> AppResult<Vec<Restatement>>;
     /// Companies with activities (for restating after a factor change).
     async fn companies(&self) -> AppResult<Vec<TaxId>>;
+    /// Files still `Processing` whose claim was taken at or before `claimed_before`
+    /// (a reader that crashed or was cut off): the sweeper drives them again.
+    async fn stale_files(&self, claimed_before: DateTime<Utc>) -> AppResult<Vec<FileRecord>>;
 }
 
 /// A stored file to read into text.
@@ -243,6 +253,14 @@ pub struct SentEmail {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, email: &Email) -> AppResult<SentEmail>;
+
+    /// Sends the e-mail known by `key` (a notification's key). A mailer that can tell
+    /// it has already sent it (the local outbox) answers with the first send's id
+    /// instead of sending twice; SES and SMTP cannot, and send again.
+    async fn send_once(&self, key: &str, email: &Email) -> AppResult<SentEmail> {
+        let _ = key;
+        self.send(email).await
+    }
 }
 
 /// The time. A port so tests can move it.

@@ -26,6 +26,7 @@ pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 
 pub const PENDING_GSI2PK: &str = "STATUS#pending";
 pub const APPROVED_GSI2PK: &str = "STATUS#approved";
+pub const REJECTED_GSI2PK: &str = "STATUS#rejected";
 
 /// Notification-log items (dedupe of e-mails).
 pub fn notification_pk(key: &str) -> String {
@@ -52,9 +53,9 @@ pub struct ApplicationItem {
     /// `COMPANY#{tax_id}`: a company's applications, newest last (by gsi1sk).
     pub gsi1pk: String,
     pub gsi1sk: String,
-    /// `STATUS#pending` / `STATUS#approved`, absent when rejected: a sparse index of
-    /// the applications awaiting review (review-SLA reminders) and of the approved
-    /// companies (trial reminders).
+    /// `STATUS#pending` / `STATUS#approved` / `STATUS#rejected`: the applications
+    /// awaiting review (review-SLA reminders), the approved companies (trial reminders)
+    /// and the rejections by decision time (the sweeper's recent decisions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gsi2pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,8 +72,12 @@ impl From<&Application> for ApplicationItem {
             entity: ENTITY_APPLICATION.to_string(),
             gsi1pk: company_pk(&a.form.tax_id),
             gsi1sk: format!("APP#{}#{}", a.submitted_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), a.id),
-            gsi2pk: (a.status != crate::domain::ApplicationStatus::Rejected).then(|| format!("STATUS#{}", a.status.code())),
-            gsi2sk: (a.status != crate::domain::ApplicationStatus::Rejected).then(|| format!("{}#{}", timestamp(a.submitted_at), a.id)),
+            gsi2pk: Some(format!("STATUS#{}", a.status.code())),
+            gsi2sk: Some(match (&a.status, &a.decision) {
+                // Rejected ones by decision time: the sweeper reads only the recent ones.
+                (crate::domain::ApplicationStatus::Rejected, Some(d)) => format!("{}#{}", timestamp(d.decided_at), a.id),
+                _ => format!("{}#{}", timestamp(a.submitted_at), a.id),
+            }),
             application: a.clone(),
         }
     }

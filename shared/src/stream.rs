@@ -32,3 +32,18 @@ pub fn batch_response(failed_sequence_numbers: impl IntoIterator<Item = String>)
         .collect();
     resp
 }
+
+/// Awaits `work`, turning a panic into an error: a consumer that panics on one record
+/// fails that delivery (it is retried, then dead-lettered) instead of ending the feed
+/// or watcher task that called it — in one process, every other company's work goes on.
+pub async fn confined<T>(what: &str, work: impl std::future::Future<Output = Result<T, AppError>>) -> Result<T, AppError> {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(r) => r,
+        Err(panic) => {
+            let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+            tracing::error!(consumer = what, panic = %msg, "consumer panicked");
+            Err(AppError::internal(format!("{what} panicked: {msg}")))
+        }
+    }
+}

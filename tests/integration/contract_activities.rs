@@ -140,9 +140,17 @@ async fn claims_contract(store: Arc<dyn ActivityStore>) {
     // A redelivered event while the first reader works: leave it.
     assert_eq!(store.claim_file(&f, t0() + Duration::minutes(9), lease).await.unwrap(), FileClaim::InProgress);
     // The reader crashed: after the lease another takes over, and holds it for a new lease.
+    // The sweeper sees the abandoned claim once the lease is over, not before.
+    assert!(store.stale_files(t0() - Duration::seconds(1)).await.unwrap().is_empty());
+    let stale = store.stale_files(t0() + Duration::minutes(1)).await.unwrap();
+    assert_eq!(stale.iter().map(|x| (x.key.as_str(), x.version.as_str(), x.status)).collect::<Vec<_>>(), vec![(f.key.as_str(), "v1", FileStatus::Processing)]);
     let t1 = t0() + Duration::minutes(11);
-    assert_eq!(store.claim_file(&f, t1, lease).await.unwrap(), FileClaim::Claimed);
+    assert_eq!(store.claim_file(&f, t1, lease).await.unwrap(), FileClaim::TakenOver { previous_reads: 1 });
     assert_eq!(store.claim_file(&f, t1 + Duration::minutes(5), lease).await.unwrap(), FileClaim::InProgress);
+    // Taken over again after another lease: the count of interrupted reads goes on.
+    let t1 = t1 + Duration::minutes(11);
+    assert_eq!(store.claim_file(&f, t1, lease).await.unwrap(), FileClaim::TakenOver { previous_reads: 2 });
+    assert!(store.stale_files(t1 - Duration::seconds(1)).await.unwrap().is_empty(), "the new claim is not stale");
     let listed = store.list_files(&tax(TAX)).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].status, FileStatus::Processing);
@@ -157,6 +165,7 @@ async fn claims_contract(store: Arc<dyn ActivityStore>) {
     finished.updated_at = ts(t1 + Duration::minutes(1));
     let stored = store.finish_file(&finished, vec![ok.clone(), unsure.clone()]).await.unwrap();
     assert_eq!(stored, vec![ok.clone(), unsure.clone()]);
+    assert!(store.stale_files(t1 + Duration::hours(1)).await.unwrap().is_empty(), "a finished file is never stale");
     assert_eq!(store.get_activity(&tax(TAX), &ok.id).await.unwrap(), Some(ok.clone()));
     assert_eq!(store.get_activity(&tax(TAX), &unsure.id).await.unwrap(), Some(unsure.clone()));
 

@@ -46,6 +46,30 @@ fn calculate_expectation(file: &str) -> usize {
     }
 }
 
+/// The sweeper's schedule of `ingest`: a read abandoned ten minutes ago (the ledger the
+/// S3 events dropped, as another version) is read again to a final state, once.
+async fn push_ingest_sweep(app: &Arc<App>, path: &Path) {
+    let tax = ecosphere::domain::TaxId::parse("22099131").unwrap();
+    let done = app.activities.list_files(&tax).await.unwrap();
+    let ledger = done.iter().find(|f| f.status.as_str() == "done" && f.name.ends_with(".csv")).expect("the S3 events left a finished ledger");
+    let mut abandoned = ledger.clone();
+    abandoned.version = "abandoned-v2".into();
+    abandoned.status = ecosphere::domain::inventory::FileStatus::Processing;
+    let lease = chrono::Duration::minutes(5);
+    let then = app.clock.now() - chrono::Duration::minutes(10);
+    assert_eq!(app.activities.claim_file(&abandoned, then, lease).await.unwrap(), ecosphere::ports::FileClaim::Claimed);
+    let payload: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let out = ingest::handle_event(app, payload.clone()).await.unwrap();
+    assert_eq!((out["found"].as_u64(), out["finished"].as_u64(), out["failed"].as_u64()), (Some(1), Some(1), Some(0)), "{out}");
+    let files = app.activities.list_files(&tax).await.unwrap();
+    let swept = files.iter().find(|f| f.version == "abandoned-v2").unwrap();
+    // The same bills as the finished version: read, and counted once (duplicates).
+    assert_eq!((swept.status.as_str(), swept.duplicates), ("done", ledger.activities), "{swept:?}");
+    let again = ingest::handle_event(app, payload).await.unwrap();
+    assert_eq!(again["found"].as_u64(), Some(0), "nothing is left for the next sweep: {again}");
+    assert!(ingest::handle_event(app, serde_json::json!({"task": "nap"})).await.is_err(), "an unknown task is refused");
+}
+
 async fn push_ingest(app: &Arc<App>, path: &Path, file: &str) {
     use ecosphere::adapters::drop::ObjectConsumer;
     let event: ecosphere::adapters::drop::S3Event =
@@ -194,6 +218,24 @@ async fn push_all(app: Arc<App>, mails: &Mails) -> Vec<(String, u16)> {
     let mut seen = Vec::new();
     for (function, path) in event_files() {
         let file = path.file_name().unwrap().to_string_lossy().to_string();
+        if function == "ingest" && file.starts_with("schedule-") {
+            push_ingest_sweep(&app, &path).await;
+            seen.push((file, 0));
+            continue;
+        }
+        if function == "notify" && file.starts_with("schedule-") {
+            let payload: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let before = mails.count().await;
+            let out = notify::handle_event(&app, payload.clone()).await.unwrap_or_else(|e| panic!("notify/{file}: {e}"));
+            assert_eq!(out["failed"].as_u64(), Some(0), "notify/{file}: {out}");
+            let sent = mails.count().await - before;
+            assert_eq!(out["finished"].as_u64(), Some(sent as u64), "notify/{file}: {out}");
+            // Run again: everything already went out.
+            let again = notify::handle_event(&app, payload).await.unwrap();
+            assert_eq!(again["found"].as_u64(), Some(0), "notify/{file}: {again}");
+            seen.push((file, 0));
+            continue;
+        }
         if function == "ingest" {
             push_ingest(&app, &path, &file).await;
             seen.push((file, 0));

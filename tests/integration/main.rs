@@ -9,6 +9,7 @@ mod common;
 mod contract;
 mod contract_activities;
 mod events;
+mod faults;
 mod http;
 mod mailbox;
 mod national;

@@ -3,7 +3,8 @@
 //! handled on its own: one file's failure never stops the others. A record that may
 //! work on retry fails the invocation after the others are done, so S3's asynchronous
 //! retry (or the local drop queue) redelivers it; the (key, version) claim makes the
-//! redelivery do nothing for the files already done.
+//! redelivery do nothing for the files already done. A schedule (`{"task": "sweep"}`)
+//! reads again the files whose reader died holding the claim.
 
 use std::sync::Arc;
 
@@ -30,6 +31,20 @@ pub fn decode_s3_key(key: &str) -> Option<String> {
         i += 1;
     }
     String::from_utf8(out).ok()
+}
+
+/// The function's entry point: an S3 event, or the sweeper's schedule
+/// (`{"task": "sweep"}`: files whose reader stopped holding a claim are read again).
+pub async fn handle_event(app: &Arc<App>, payload: serde_json::Value) -> Result<serde_json::Value, AppError> {
+    if payload.get("Records").is_some() {
+        let event: S3Event = serde_json::from_value(payload).map_err(|e| AppError::BadRequest(format!("not an S3 event: {e}")))?;
+        IngestConsumer::new(app.clone()).handle(event).await?;
+        return Ok(serde_json::json!({}));
+    }
+    match payload.get("task").and_then(|t| t.as_str()) {
+        Some("sweep") => serde_json::to_value(app.ingest.sweep().await?).map_err(AppError::internal),
+        _ => Err(AppError::BadRequest("unknown event: expected S3 records or {\"task\": \"sweep\"}".into())),
+    }
 }
 
 pub struct IngestConsumer {

@@ -23,7 +23,11 @@ pub async fn handle_event(app: &Arc<App>, payload: serde_json::Value) -> Result<
             let trial = app.notify.remind_trial_ending(app.applications.as_ref(), app.members.as_ref()).await?;
             Ok(serde_json::json!({ "sent": sent, "trial_reminders": trial }))
         }
-        _ => Err(AppError::BadRequest("unknown event: expected DynamoDB stream records or {\"task\": \"review_sla_reminder\"}".into())),
+        // The sweeper: e-mails of recent applications that never went out.
+        Some("sweep") => serde_json::to_value(app.notify.reconcile(app.applications.as_ref()).await?).map_err(AppError::internal),
+        _ => Err(AppError::BadRequest(
+            "unknown event: expected DynamoDB stream records, {\"task\": \"review_sla_reminder\"} or {\"task\": \"sweep\"}".into(),
+        )),
     }
 }
 

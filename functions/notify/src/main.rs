@@ -1,5 +1,6 @@
 //! The `notify` Lambda function: DynamoDB stream batches in, partial batch failures
-//! out; and the scheduled review-SLA reminder (`{"task": "review_sla_reminder"}`).
+//! out; the scheduled review-SLA reminder (`{"task": "review_sla_reminder"}`) and the
+//! sweeper (`{"task": "sweep"}`).
 
 use ecosphere::runtime::init_tracing;
 use ecosphere::App;

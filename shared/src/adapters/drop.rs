@@ -40,7 +40,12 @@ pub struct DropWatcher {
     clock: Arc<dyn Clock>,
     /// Size and mtime seen at the previous scan: a file is taken when they have not changed.
     seen: tokio::sync::Mutex<HashMap<PathBuf, (u64, SystemTime)>>,
+    /// Passes in a row a file could not be taken (see `MAX_TAKE_FAILURES`).
+    take_failures: tokio::sync::Mutex<HashMap<PathBuf, u32>>,
 }
+
+/// A file that cannot be taken this many passes in a row (half a minute) is rejected.
+const MAX_TAKE_FAILURES: u32 = 30;
 
 /// What a scan did with one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +80,7 @@ fn guess_content_type(name: &str) -> &'static str {
 
 impl DropWatcher {
     pub fn new(drop_dir: PathBuf, rejected_dir: PathBuf, blobs: Arc<dyn BlobStore>, db: SqliteDb, clock: Arc<dyn Clock>) -> Self {
-        Self { drop_dir, rejected_dir, blobs, db, clock, seen: Default::default() }
+        Self { drop_dir, rejected_dir, blobs, db, clock, seen: Default::default(), take_failures: Default::default() }
     }
 
     /// One pass over the folder. Files still being written (size or mtime changed since
@@ -92,13 +97,27 @@ impl DropWatcher {
                 still_here.insert(path, stamp);
                 continue;
             }
-            // One file that cannot be taken never stops the others.
+            // One file that cannot be taken never stops the others. A failure may be
+            // passing (the database or the store busy, the process going down): the file
+            // stays for the next pass, and only one that fails pass after pass is moved
+            // to rejected/ with a reason, so it shows on the batch page.
             match self.take(&path, meta.len()).await {
-                Ok(d) => out.push(d),
+                Ok(d) => {
+                    self.take_failures.lock().await.remove(&path);
+                    out.push(d)
+                }
                 Err(e) => {
-                    tracing::error!(error = %e, "dropped file could not be taken");
-                    if let Ok(d) = self.reject(&path, "檔案無法存入（檔名或路徑不被支援），請改用較短的檔名後重新上傳") {
-                        out.push(d);
+                    let mut failures = self.take_failures.lock().await;
+                    let n = failures.entry(path.clone()).or_insert(0);
+                    *n += 1;
+                    tracing::error!(error = %e, failures = *n, "dropped file could not be taken");
+                    if *n >= MAX_TAKE_FAILURES {
+                        failures.remove(&path);
+                        if let Ok(d) = self.reject(&path, "檔案多次無法存入（檔名、路徑或檔案權限不被支援），請改用較短的檔名後重新上傳") {
+                            out.push(d);
+                        }
+                    } else {
+                        still_here.insert(path, stamp);
                     }
                 }
             }
@@ -232,7 +251,7 @@ impl DropWatcher {
         let mut delivered = 0;
         for (id, json) in queued {
             let event: S3Event = serde_json::from_str(&json).map_err(AppError::internal)?;
-            let result = consumer.handle(event).await;
+            let result = crate::stream::confined("ingest", consumer.handle(event)).await;
             let at = self.clock.now().to_rfc3339();
             let error = result.as_ref().err().map(ToString::to_string);
             if result.is_ok() {

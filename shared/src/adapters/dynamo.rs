@@ -326,6 +326,18 @@ impl ApplicationStore for DynamoApplicationStore {
     async fn list_approved(&self) -> AppResult<Vec<Application>> {
         self.list_by_status(crate::records::APPROVED_GSI2PK).await
     }
+
+    async fn list_rejected_since(&self, since: chrono::DateTime<chrono::Utc>) -> AppResult<Vec<Application>> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi2")
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk >= :since")
+            .expression_attribute_values(":pk", AttributeValue::S(crate::records::REJECTED_GSI2PK.into()))
+            .expression_attribute_values(":since", AttributeValue::S(crate::records::timestamp(since)));
+        self.query_applications(query).await
+    }
 }
 
 impl DynamoApplicationStore {

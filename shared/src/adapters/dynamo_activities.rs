@@ -39,6 +39,9 @@ const MAX_TRANSACTION_ITEMS: usize = 100;
 /// Retries of a transaction that lost a race (`TransactionConflict`, a dedupe key taken
 /// between the read and the write).
 const CONFLICT_RETRIES: u32 = 8;
+/// The sparse gsi2 partition of files being read (sort key: when the claim was taken).
+const FILE_PROCESSING_GSI2PK: &str = "FILE#processing";
+
 /// The sparse gsi2 partition of the "this company has activities" markers.
 pub const HAS_ACTIVITIES_GSI2PK: &str = "HAS_ACTIVITIES";
 /// The sort key of a company's marker item.
@@ -84,8 +87,21 @@ struct FileItem {
     entity: String,
     /// When the current claim was taken (a claim older than the lease is taken over).
     claimed_at: String,
+    /// Sparse gsi2 entry (`FILE_PROCESSING_GSI2PK`, claimed_at) only while the file is
+    /// `Processing`: the sweeper finds abandoned claims without scanning companies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi2sk: Option<String>,
+    /// How many times reading was started (a takeover of a stale claim adds one).
+    #[serde(default = "one_read")]
+    reads: u32,
     #[serde(flatten)]
     file: FileRecord,
+}
+
+fn one_read() -> u32 {
+    1
 }
 
 impl FileItem {
@@ -94,7 +110,10 @@ impl FileItem {
             pk: company(&file.tax_id),
             sk: file_sk(&file.key, &file.version),
             entity: ENTITY_FILE.into(),
+            gsi2pk: (file.status == FileStatus::Processing).then(|| FILE_PROCESSING_GSI2PK.to_string()),
+            gsi2sk: (file.status == FileStatus::Processing).then(|| claimed_at.clone()),
             claimed_at,
+            reads: 1,
             file: file.clone(),
         }
     }
@@ -714,30 +733,47 @@ impl ActivityStore for DynamoActivityStore {
     async fn claim_file(&self, file: &FileRecord, now: DateTime<Utc>, lease: chrono::Duration) -> AppResult<FileClaim> {
         let mut claimed = file.clone();
         claimed.status = FileStatus::Processing;
-        let item = to_item(&FileItem::new(&claimed, timestamp(now)))?;
+        let mut fresh = FileItem::new(&claimed, timestamp(now));
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR (#st = :processing AND claimed_at <= :stale)")
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":processing", s(FileStatus::Processing.as_str()))
-            .expression_attribute_values(":stale", AttributeValue::S(timestamp(now - lease)))
+            .set_item(Some(to_item(&fresh)?))
+            .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
         match put {
-            Ok(_) => Ok(FileClaim::Claimed),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                match self.get_item(key(company(&file.tax_id), file_sk(&file.key, &file.version))).await? {
-                    Some(item) => {
-                        let stored = from_item::<FileItem>(item)?.file;
-                        Ok(if stored.status == FileStatus::Processing { FileClaim::InProgress } else { FileClaim::AlreadyDone(stored) })
-                    }
-                    // Files are never deleted; treat a vanished item as busy, the event is retried.
-                    None => Ok(FileClaim::InProgress),
-                }
-            }
+            Ok(_) => return Ok(FileClaim::Claimed),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(sdk_err("PutItem", e)),
+        }
+        // Files are never deleted; treat a vanished item as busy, the event is retried.
+        let Some(item) = self.get_item(key(company(&file.tax_id), file_sk(&file.key, &file.version))).await? else {
+            return Ok(FileClaim::InProgress);
+        };
+        let stored = from_item::<FileItem>(item)?;
+        if stored.file.status != FileStatus::Processing {
+            return Ok(FileClaim::AlreadyDone(stored.file));
+        }
+        if stored.claimed_at > timestamp(now - lease) {
+            return Ok(FileClaim::InProgress);
+        }
+        // Take the stale claim over, only if no one else did since we read it.
+        fresh.reads = stored.reads.saturating_add(1);
+        let takeover = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&fresh)?))
+            .condition_expression("#st = :processing AND claimed_at = :seen")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":processing", s(FileStatus::Processing.as_str()))
+            .expression_attribute_values(":seen", AttributeValue::S(stored.claimed_at.clone()))
+            .send()
+            .await;
+        match takeover {
+            Ok(_) => Ok(FileClaim::TakenOver { previous_reads: stored.reads }),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(FileClaim::InProgress),
             Err(e) => Err(sdk_err("PutItem", e)),
         }
     }
@@ -834,6 +870,30 @@ impl ActivityStore for DynamoActivityStore {
         }
         out.sort_by_key(|t| t.to_string());
         out.dedup();
+        Ok(out)
+    }
+
+    async fn stale_files(&self, claimed_before: DateTime<Utc>) -> AppResult<Vec<FileRecord>> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi2")
+            .key_condition_expression("gsi2pk = :pk AND gsi2sk <= :before")
+            .expression_attribute_values(":pk", s(FILE_PROCESSING_GSI2PK))
+            .expression_attribute_values(":before", AttributeValue::S(timestamp(claimed_before)))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(|e| sdk_err("Query", e))?.items.unwrap_or_default() {
+                let file = from_item::<FileItem>(item)?.file;
+                // The index is eventually consistent: a file finished a moment ago may still be listed.
+                if file.status == FileStatus::Processing {
+                    out.push(file);
+                }
+            }
+        }
         Ok(out)
     }
 }

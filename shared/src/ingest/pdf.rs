@@ -772,6 +772,35 @@ mod tests {
         assert_eq!(text_pages(&testpdf::ascii(&[&["Hello"], &["World"]])).unwrap().len(), 2);
     }
 
+    /// Issue 13: nesting that a recursive parser would follow until the stack runs out
+    /// (arrays and dictionaries inside an object, and inside a page's content stream) is
+    /// refused or read without overflowing, on an ordinary 2 MiB thread.
+    #[test]
+    fn deeply_nested_objects_do_not_overflow_the_stack() {
+        let depth = 200_000;
+        let arrays = format!("<< /Type /Catalog /Pages 2 0 R /Junk {}1{} >>", "[".repeat(depth), "]".repeat(depth));
+        let dicts = format!("<< /Type /Catalog /Pages 2 0 R /Junk {}1{} >>", "<< /A ".repeat(depth), " >>".repeat(depth));
+        let page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_vec();
+        let tree = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec();
+        let content = format!("BT {}1{} Tj ET", "[".repeat(depth), "]".repeat(depth));
+        let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+        stream.extend_from_slice(content.as_bytes());
+        stream.extend_from_slice(b"\nendstream");
+        let cases = [
+            ("arrays", testpdf::assemble(&[arrays.into_bytes(), tree.clone(), page.clone(), b"<< /Length 0 >>\nstream\n\nendstream".to_vec()], "")),
+            ("dicts", testpdf::assemble(&[dicts.into_bytes(), tree.clone(), page.clone(), b"<< /Length 0 >>\nstream\n\nendstream".to_vec()], "")),
+            ("content", testpdf::assemble(&[b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(), tree, page, stream], "")),
+        ];
+        for (name, pdf) in cases {
+            let handle = std::thread::Builder::new().stack_size(2 << 20).spawn(move || pages(&pdf).map(|p| p.len()));
+            match handle.unwrap().join().unwrap() {
+                Ok(n) => assert!(n <= 1, "{name}: {n}"),
+                Err(PdfError::Unreadable(r)) => assert!(!r.is_empty(), "{name}"),
+                Err(e) => panic!("{name}: {e:?}"),
+            }
+        }
+    }
+
     /// Issue 13: a ~100 KB file whose content stream inflates to 200 MiB is refused
     /// without inflating it in memory.
     #[test]

@@ -19,6 +19,10 @@ use crate::records::timestamp;
 /// A claim older than this is taken over (a crashed reader).
 const CLAIM_LEASE_MINUTES: i64 = 5;
 
+/// After this many reads of one file that never finished, the next takeover fails the
+/// file instead of reading it again.
+pub const MAX_INTERRUPTED_READS: u32 = 3;
+
 /// An object-created notification, as S3 or the drop-folder watcher sends it.
 #[derive(Debug, Clone)]
 pub struct DroppedObject {
@@ -105,8 +109,13 @@ impl IngestService {
             received_at: at.clone(),
             updated_at: at.clone(),
         };
+        let mut interrupted = 0;
         match self.activities.claim_file(&file, now, chrono::Duration::minutes(CLAIM_LEASE_MINUTES)).await? {
             FileClaim::Claimed => {}
+            FileClaim::TakenOver { previous_reads } => {
+                tracing::warn!(batch = %file.batch_id, previous_reads, "took over an abandoned read of a file");
+                interrupted = previous_reads;
+            }
             FileClaim::AlreadyDone(done) => {
                 tracing::info!(batch = %done.batch_id, status = done.status.as_str(), "object already processed: nothing to do");
                 return Ok(Some(done));
@@ -115,7 +124,16 @@ impl IngestService {
         }
         let span = tracing::info_span!("ingest_file", batch = %file.batch_id, size = obj.size);
         let _guard = span.enter();
-        let activities = match self.read(&mut file).await {
+        let read = if interrupted >= MAX_INTERRUPTED_READS {
+            // This file stopped its reader every time (a crash or kill that no limit
+            // caught): it is failed with a reason instead of being taken over for ever.
+            Err(Failure::Refused(format!(
+                "讀取此檔案時處理程序中斷了 {interrupted} 次（檔案可能損毀或格式異常），請重新掃描或另存後再上傳"
+            )))
+        } else {
+            self.read(&mut file).await
+        };
+        let activities = match read {
             Ok(a) => a,
             Err(Failure::Retry(e)) => return Err(AppError::Unavailable(e)),
             Err(Failure::Refused(reason)) => {
@@ -135,6 +153,32 @@ impl IngestService {
         }
         tracing::info!(status = file.status.as_str(), activities = file.activities, needs_review = file.needs_review, "file processed");
         Ok(Some(file))
+    }
+
+    /// The sweeper's half for files: every file whose claim is older than the lease (a
+    /// reader that crashed, was killed or timed out) is read again from its stored object,
+    /// taking the claim over. Idempotent: a file finished meanwhile is left alone, and the
+    /// activities' ids follow from key + version, so nothing is counted twice. Returns how
+    /// many files were driven again and how many of those are still not final.
+    pub async fn sweep(&self) -> AppResult<crate::services::Sweep> {
+        let lease = chrono::Duration::minutes(CLAIM_LEASE_MINUTES);
+        let stale = self.activities.stale_files(self.clock.now() - lease).await?;
+        let mut sweep = crate::services::Sweep::default();
+        for file in stale {
+            sweep.found += 1;
+            let obj = DroppedObject { key: file.key.clone(), version: file.version.clone(), size: file.size };
+            match self.handle_object(&obj).await {
+                Ok(_) => sweep.finished += 1,
+                Err(e) => {
+                    tracing::warn!(batch = %file.batch_id, error = %e, "abandoned file still not final; the next sweep tries again");
+                    sweep.failed += 1;
+                }
+            }
+        }
+        if sweep.found > 0 {
+            tracing::info!(found = sweep.found, finished = sweep.finished, failed = sweep.failed, "swept abandoned files");
+        }
+        Ok(sweep)
     }
 
     async fn read(&self, file: &mut FileRecord) -> Result<Vec<Activity>, Failure> {

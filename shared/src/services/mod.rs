@@ -14,3 +14,14 @@ pub mod sso;
 pub mod staff;
 pub mod statement;
 pub mod upload;
+
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Sweep {
+    /// Abandoned items found (files with a stale claim, e-mails not sent).
+    pub found: usize,
+    /// Of those, brought to a final state (or found final) by this sweep.
+    pub finished: usize,
+    /// Of those, still not final (tried again next time).
+    pub failed: usize,
+}

@@ -15,6 +15,9 @@ use crate::mail::{button, html_document};
 
 /// A claim older than this is taken over (its sender died between claim and send).
 const CLAIM_LEASE_MINUTES: i64 = 5;
+/// The sweeper looks at applications submitted or decided this many days back (the
+/// stream keeps records a day; the local change feed's dead letters are redriven too).
+pub const SWEEP_DAYS: i64 = 3;
 /// User-supplied values are cut to this many characters in e-mails.
 const MAX_VALUE_CHARS: usize = 200;
 
@@ -241,22 +244,74 @@ impl NotifyService {
     /// Handles one state change. `Err` means "retry this record later".
     pub async fn on_change(&self, old: Option<&Application>, new: Option<&Application>) -> AppResult<()> {
         let (Some(notice), Some(app)) = (notice_for(old, new), new) else { return Ok(()) };
+        self.send_notice(notice, app).await.map(|_| ())
+    }
+
+    /// Sends what `notice` calls for about `app`, each e-mail once. `Ok(n)`: e-mails this
+    /// call sent (0 when all went out before).
+    async fn send_notice(&self, notice: Notice, app: &Application) -> AppResult<usize> {
         match notice {
             Notice::ReviewRequest => {
                 let mut first_error = None;
+                let mut sent = 0;
                 for reviewer in &self.reviewers {
                     let key = format!("review-request:{}:v{}:{}", app.id, app.version, reviewer);
-                    if let Err(e) = self.send_once(&key, self.review_request(app, reviewer)).await.map(|_| ()) {
-                        first_error.get_or_insert(e);
+                    match self.send_once(&key, self.review_request(app, reviewer)).await {
+                        Ok(true) => sent += 1,
+                        Ok(false) => {}
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
                     }
                 }
-                first_error.map_or(Ok(()), Err)
+                first_error.map_or(Ok(sent), Err)
             }
             Notice::Decision(_) => {
                 let key = format!("decision:{}:v{}", app.id, app.version);
-                self.send_once(&key, self.decision_email(app)).await.map(|_| ())
+                self.send_once(&key, self.decision_email(app)).await.map(usize::from)
             }
         }
+    }
+
+    /// The sweeper's half for e-mails: the notices that the applications of the last
+    /// `SWEEP_DAYS` days call for (review requests of pending ones, the decision of
+    /// decided ones) are sent if they have not gone out — a change-feed record or a
+    /// stream batch that was given up on, a sender that died holding a claim (taken
+    /// over once its lease ends). Every e-mail has its claim, so nothing goes twice.
+    pub async fn reconcile(&self, store: &dyn ApplicationStore) -> AppResult<crate::services::Sweep> {
+        let since = self.clock.now() - chrono::Duration::days(SWEEP_DAYS);
+        let mut notices: Vec<(Notice, Application)> = Vec::new();
+        for a in store.list_pending().await? {
+            if a.submitted_at >= since {
+                notices.push((Notice::ReviewRequest, a));
+            }
+        }
+        let mut decided = store.list_approved().await?;
+        decided.extend(store.list_rejected_since(since).await?);
+        for a in decided {
+            if a.decision.as_ref().is_some_and(|d| d.decided_at >= since) {
+                notices.push((Notice::Decision(a.status), a));
+            }
+        }
+        let mut sweep = crate::services::Sweep::default();
+        for (notice, app) in notices {
+            match self.send_notice(notice, &app).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    sweep.found += n;
+                    sweep.finished += n;
+                }
+                Err(e) => {
+                    tracing::warn!(application = %app.id, error = %e, "notification still not sent; the next sweep tries again");
+                    sweep.found += 1;
+                    sweep.failed += 1;
+                }
+            }
+        }
+        if sweep.found > 0 {
+            tracing::info!(sent = sweep.finished, failed = sweep.failed, "swept notifications that had not gone out");
+        }
+        Ok(sweep)
     }
 
     /// Sends unless sent before; `Ok(true)` when this call sent it.
@@ -270,7 +325,7 @@ impl NotifyService {
             Claim::InProgress => return Err(AppError::Unavailable(format!("notification {key} is being sent by another delivery"))),
             Claim::Claimed => {}
         }
-        match self.mailer.send(&email).await {
+        match self.mailer.send_once(key, &email).await {
             Ok(sent) => self.log.mark_sent(key, &sent.message_id, self.clock.now()).await.map(|()| true),
             Err(e) => {
                 self.log.release(key).await?;

@@ -95,15 +95,16 @@ impl ActivityStore for SqliteActivityStore {
         self.db
             .call(move |conn| {
                 let tx = conn.transaction().map_err(db_err)?;
-                let existing: Option<(String, String, String)> = tx
+                let existing: Option<(String, String, String, u32)> = tx
                     .query_row(
-                        "SELECT status, claimed_at, item FROM ingest_files WHERE key = ?1 AND version = ?2",
+                        "SELECT status, claimed_at, item, reads FROM ingest_files WHERE key = ?1 AND version = ?2",
                         params![file.key, file.version],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                     )
                     .optional()
                     .map_err(db_err)?;
-                if let Some((status, claimed_at, item)) = existing {
+                let mut claim = FileClaim::Claimed;
+                if let Some((status, claimed_at, item, reads)) = existing {
                     if status != FileStatus::Processing.as_str() {
                         return Ok(FileClaim::AlreadyDone(from_json(&item)?));
                     }
@@ -111,15 +112,16 @@ impl ActivityStore for SqliteActivityStore {
                     if now - claimed < lease {
                         return Ok(FileClaim::InProgress);
                     }
+                    claim = FileClaim::TakenOver { previous_reads: reads };
                 }
                 tx.execute(
-                    "INSERT INTO ingest_files (key, version, tax_id, status, claimed_at, item) VALUES (?1, ?2, ?3, 'processing', ?4, ?5)
-                     ON CONFLICT (key, version) DO UPDATE SET status = 'processing', claimed_at = excluded.claimed_at, item = excluded.item",
+                    "INSERT INTO ingest_files (key, version, tax_id, status, claimed_at, item, reads) VALUES (?1, ?2, ?3, 'processing', ?4, ?5, 1)
+                     ON CONFLICT (key, version) DO UPDATE SET status = 'processing', claimed_at = excluded.claimed_at, item = excluded.item, reads = reads + 1",
                     params![file.key, file.version, file.tax_id, timestamp(now), to_json(&file)?],
                 )
                 .map_err(db_err)?;
                 tx.commit().map_err(db_err)?;
-                Ok(FileClaim::Claimed)
+                Ok(claim)
             })
             .await
     }
@@ -356,6 +358,24 @@ impl ActivityStore for SqliteActivityStore {
                     if let Ok(t) = TaxId::parse(&r.map_err(db_err)?) {
                         out.push(t);
                     }
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn stale_files(&self, claimed_before: DateTime<Utc>) -> AppResult<Vec<FileRecord>> {
+        let before = timestamp(claimed_before);
+        self.db
+            .call(move |conn| {
+                // claimed_at is RFC 3339 in UTC with milliseconds: text order is time order.
+                let mut stmt = conn
+                    .prepare("SELECT item FROM ingest_files WHERE status = 'processing' AND claimed_at <= ?1 ORDER BY claimed_at")
+                    .map_err(db_err)?;
+                let rows = stmt.query_map([before], |r| r.get::<_, String>(0)).map_err(db_err)?;
+                let mut out = Vec::new();
+                for r in rows {
+                    out.push(from_json(&r.map_err(db_err)?)?);
                 }
                 Ok(out)
             })

@@ -118,6 +118,14 @@ impl ApplicationStore for SqliteApplicationStore {
             .await
     }
 
+    async fn list_rejected_since(&self, since: chrono::DateTime<chrono::Utc>) -> AppResult<Vec<Application>> {
+        let all = self
+            .db
+            .call(|conn| query_items(conn, "SELECT item FROM applications WHERE status = 'rejected' ORDER BY submitted_at, id", []))
+            .await?;
+        Ok(all.into_iter().filter(|a| a.decision.as_ref().is_some_and(|d| d.decided_at >= since)).collect())
+    }
+
     async fn list_pending(&self) -> AppResult<Vec<Application>> {
         self.db
             .call(|conn| query_items(conn, "SELECT item FROM applications WHERE status = 'pending' ORDER BY submitted_at, id", []))

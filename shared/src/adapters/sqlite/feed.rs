@@ -141,7 +141,7 @@ impl ChangeFeed {
         let mut event = StreamEvent::default();
         event.records = batch.into_iter().map(|(_, r)| r).collect();
         let records = event.records.clone();
-        let outcome = consumer.handle(event).await;
+        let outcome = crate::stream::confined(consumer.name(), consumer.handle(event)).await;
         let failure: Option<(i64, String)> = match outcome {
             Ok(resp) => {
                 let mut lowest: Option<i64> = None;
@@ -267,7 +267,7 @@ impl ChangeFeed {
         let (mut done, mut failing) = (0, 0);
         for dl in letters {
             let event: StreamEvent = serde_json::from_str(&dl.event).map_err(AppError::internal)?;
-            let error = match consumer.handle(event).await {
+            let error = match crate::stream::confined(consumer.name(), consumer.handle(event)).await {
                 Ok(resp) if resp.batch_item_failures.is_empty() => None,
                 Ok(_) => Some("reported as a batch item failure".to_string()),
                 Err(e) => Some(format!("batch failed: {e}")),
@@ -339,11 +339,12 @@ impl ChangeFeed {
                 loop {
                     if last_redrive.elapsed() >= feed.cfg.redrive_interval {
                         last_redrive = tokio::time::Instant::now();
-                        if let Err(e) = feed.redrive(consumer.as_ref()).await {
+                        if let Err(e) = crate::stream::confined("feed redrive", feed.redrive(consumer.as_ref())).await {
                             tracing::error!(consumer = consumer.name(), error = %e, "dead-letter redrive failed");
                         }
                     }
-                    let idle = match feed.poll(consumer.as_ref()).await {
+                    // A panic anywhere in a poll is one failed poll, not the end of this consumer.
+                    let idle = match crate::stream::confined("feed poll", feed.poll(consumer.as_ref())).await {
                         Ok(r) => r.delivered == 0,
                         Err(e) => {
                             tracing::error!(consumer = consumer.name(), error = %e, "change feed poll failed");

@@ -233,12 +233,19 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX firm_year_totals_by_year ON firm_year_totals (year, tax_id);
     "#,
+    // 10: how many times reading a file was started (a takeover counts), so a file that
+    // keeps killing its reader is failed instead of taken over for ever.
+    r#"
+    ALTER TABLE ingest_files ADD COLUMN reads INTEGER NOT NULL DEFAULT 1;
+    "#,
 ];
 
 /// A SQLite database shared by the local adapters. Calls run on the blocking pool.
 #[derive(Clone)]
 pub struct SqliteDb {
     conn: Arc<Mutex<Connection>>,
+    /// The fault-injection suite's crash points (never set in production).
+    faults: Option<Arc<crate::faults::Faults>>,
 }
 
 impl SqliteDb {
@@ -265,22 +272,33 @@ impl SqliteDb {
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(db_err)?;
             tx.commit().map_err(db_err)?;
         }
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), faults: None })
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// The same database with calls going through a fault plan.
+    pub fn with_faults(&self, faults: Option<Arc<crate::faults::Faults>>) -> Self {
+        Self { conn: self.conn.clone(), faults }
+    }
+
+    /// Runs `f` with the connection on the blocking pool. Each call is one transaction
+    /// at most (or none), so a crash between calls leaves whole calls only.
     pub async fn call<T, F>(&self, f: F) -> AppResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> AppResult<T> + Send + 'static,
     {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| AppError::internal("sqlite connection poisoned"))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| AppError::internal(format!("sqlite task: {e}")))?
+        let run = async move {
+            tokio::task::spawn_blocking(move || {
+                // A panic inside an earlier call rolled its transaction back (the
+                // Transaction's drop): the connection is sound, whatever the poison says.
+                let mut guard = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                f(&mut guard)
+            })
+            .await
+            .map_err(|e| AppError::internal(format!("sqlite task: {e}")))?
+        };
+        crate::faults::guarded(self.faults.as_deref(), "sqlite", run).await
     }
 }
 
