@@ -141,6 +141,16 @@ fn local_review_key(data_dir: &std::path::Path) -> AppResult<Vec<u8>> {
     Ok(hex.into_bytes())
 }
 
+/// The AWS SDK's configuration; the fault-injection suite's plan, when set, sits in
+/// front of its HTTP client (every SDK call is a crash point).
+async fn sdk_for(config: &Config, endpoint_url: Option<&str>) -> aws_config::SdkConfig {
+    let sdk = adapters::aws::sdk_config(endpoint_url).await;
+    match &config.faults {
+        Some(faults) => crate::faults::faulty_sdk_config(sdk, faults.clone()),
+        None => sdk,
+    }
+}
+
 impl App {
     pub async fn from_config(config: Config) -> AppResult<Arc<Self>> {
         Self::with_clock(config, Arc::new(SystemClock)).await
@@ -182,7 +192,7 @@ impl App {
                     )
                 }
                 Backend::Aws { table, bucket, ses_configuration_set, endpoint_url } => {
-                    let sdk = adapters::aws::sdk_config(endpoint_url.as_deref()).await;
+                    let sdk = sdk_for(&config, endpoint_url.as_deref()).await;
                     (
                         Arc::new(DynamoApplicationStore::from_sdk(&sdk, table.clone())),
                         Arc::new(S3BlobStore::from_sdk(&sdk, bucket.clone(), endpoint_url.is_some())),
@@ -238,7 +248,7 @@ impl App {
                 (Arc::new(adapters::SqliteActivityStore::new(db)), extractor)
             }
             Backend::Aws { table, bucket, endpoint_url, .. } => {
-                let sdk = adapters::aws::sdk_config(endpoint_url.as_deref()).await;
+                let sdk = sdk_for(&config, endpoint_url.as_deref()).await;
                 (
                     Arc::new(adapters::DynamoActivityStore::from_sdk(&sdk, table.clone())),
                     Arc::new(adapters::textract::TextractTextExtractor::from_conf(&sdk, bucket.clone())),
@@ -254,7 +264,7 @@ impl App {
         let totals: Arc<dyn crate::ports::TotalsStore> = match (&config.backend, &local) {
             (Backend::Local { .. }, Some(parts)) => Arc::new(adapters::SqliteTotalsStore::new(parts.db.clone())),
             (Backend::Aws { table, endpoint_url, .. }, _) => {
-                let sdk = adapters::aws::sdk_config(endpoint_url.as_deref()).await;
+                let sdk = sdk_for(&config, endpoint_url.as_deref()).await;
                 Arc::new(adapters::DynamoTotalsStore::from_sdk(&sdk, table.clone()))
             }
             _ => return Err(AppError::internal("local parts missing")),
@@ -263,7 +273,7 @@ impl App {
         let statements: Arc<dyn crate::ports::StatementStore> = match (&config.backend, &local) {
             (Backend::Local { .. }, Some(parts)) => Arc::new(adapters::SqliteStatementStore::new(parts.db.clone())),
             (Backend::Aws { table, endpoint_url, .. }, _) => {
-                let sdk = adapters::aws::sdk_config(endpoint_url.as_deref()).await;
+                let sdk = sdk_for(&config, endpoint_url.as_deref()).await;
                 Arc::new(adapters::DynamoStatementStore::from_sdk(&sdk, table.clone()))
             }
             _ => return Err(AppError::internal("local parts missing")),
@@ -271,7 +281,7 @@ impl App {
         let firm_profiles: Arc<dyn crate::ports::FirmProfileStore> = match (&config.backend, &local) {
             (Backend::Local { .. }, Some(parts)) => Arc::new(adapters::SqliteFirmProfileStore::new(parts.db.clone())),
             (Backend::Aws { table, endpoint_url, .. }, _) => {
-                let sdk = adapters::aws::sdk_config(endpoint_url.as_deref()).await;
+                let sdk = sdk_for(&config, endpoint_url.as_deref()).await;
                 Arc::new(adapters::DynamoFirmProfileStore::from_sdk(&sdk, table.clone()))
             }
             _ => return Err(AppError::internal("local parts missing")),

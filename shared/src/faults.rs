@@ -126,6 +126,39 @@ where
 }
 
 /// A mailer whose sends go through the plan.
+/// The SDK configuration with `faults` in front of its HTTP client: each request is a
+/// call of the plan (`Kill`: the request never leaves; `KillAfter`: it is made and its
+/// answer lost; `Panic`: a panic in the caller's task).
+pub fn faulty_sdk_config(sdk: aws_config::SdkConfig, faults: Arc<Faults>) -> aws_config::SdkConfig {
+    use aws_smithy_runtime_api::client::http::{http_client_fn, HttpClient, SharedHttpConnector};
+    // The SDK picks its default client when a service client is built; the plan needs
+    // one to wrap. It is meant for the emulator, on plain HTTP.
+    let inner = sdk.http_client().unwrap_or_else(|| aws_smithy_http_client::Builder::new().build_http());
+    let client = http_client_fn(move |settings, components| {
+        SharedHttpConnector::new(FaultyConnector { inner: inner.http_connector(settings, components), faults: faults.clone() })
+    });
+    sdk.into_builder().http_client(client).build()
+}
+
+#[derive(Debug)]
+struct FaultyConnector {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpConnector,
+    faults: Arc<Faults>,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for FaultyConnector {
+    fn call(&self, request: aws_smithy_runtime_api::client::orchestrator::HttpRequest) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        let (inner, faults) = (self.inner.clone(), self.faults.clone());
+        aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
+            let gate = faults.enter("aws").map_err(|e| ConnectorError::io(Box::new(e)))?;
+            let response = inner.call(request).await;
+            gate.leave().map_err(|e| ConnectorError::io(Box::new(e)))?;
+            response
+        })
+    }
+}
+
 pub struct FaultyMailer {
     pub inner: Arc<dyn Mailer>,
     pub faults: Arc<Faults>,
