@@ -4,6 +4,7 @@
 
 mod activity_store;
 mod application_store;
+pub mod dead_letters;
 mod firm_profile_store;
 pub mod feed;
 mod member_store;
