@@ -8,7 +8,11 @@
 //!   中類 × county cells — only what the privacy rules publish; JSON with
 //!   `Accept: application/json`;
 //! - `GET /staff/national.csv?year=&table=cells|counties|sections`: each table as CSV,
-//!   withheld figures marked 不公開, never their values.
+//!   withheld figures marked 不公開, never their values;
+//! - `GET /staff/dead-letters` (待處理的失敗項目): locally, the change feed's dead letters
+//!   and the drop events whose quick retries ran out (attempts, reason, first time, never
+//!   the event body); on AWS, where to find them (the on-failure SQS queues). JSON with
+//!   `Accept: application/json`: `{"backend", "items"}` (`items` null on AWS).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -18,6 +22,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ecosphere::adapters::sqlite::dead_letters::{DeadLetterItem, DeadLetterKind, SqliteDeadLetters};
 use ecosphere::domain::{Counties, FieldErrors, IndustryTable};
 use ecosphere::error::AppError;
 use ecosphere::national::{compute, firm_years, publish_groups, FirmYear, GroupFigure, National};
@@ -38,6 +43,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/staff", get(home))
         .route("/staff/national", get(national_page))
         .route("/staff/national.csv", get(national_csv))
+        .route("/staff/dead-letters", get(dead_letters_page))
         .layer(axum::middleware::from_fn_with_state(app.clone(), ecosphere::web::same_origin))
         .with_state(app)
 }
@@ -87,6 +93,7 @@ async fn home(State(app): State<Arc<App>>, s: StaffSession) -> Result<Response, 
             p { "您好，" (s.who.email) "。" }
             ul {
                 li { a href={ "/staff/national?year=" (year) } { "全國統計：各產業、各縣市歷年碳排分析" } }
+                li { a href="/staff/dead-letters" { "待處理的失敗項目" } }
             }
             form method="post" action="/staff/logout" {
                 input type="hidden" name="csrf" value=(s.csrf);
@@ -394,4 +401,184 @@ async fn national_csv(State(app): State<Arc<App>>, _s: StaffSession, Query(q): Q
     let disposition = format!("attachment; filename=\"national-{year}-{name}.csv\"");
     h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(AppError::internal)?);
     Ok(resp)
+}
+
+const DEAD_LETTERS_TITLE: &str = "待處理的失敗項目";
+
+/// The SQS queues the AWS functions send what they gave up on to (`infra/template.yaml`,
+/// the on-failure destinations): (logical name, what goes there).
+pub const AWS_DEAD_LETTER_QUEUES: [(&str, &str); 2] = [
+    ("NotifyDeadLetterQueue", "通知信：處理失敗的申請／審核串流批次，以及失敗的排程提醒"),
+    ("PipelineDeadLetterQueue", "帳單處理：處理失敗的投遞檔案（ingest）與排放計算批次（calculate）"),
+];
+
+async fn dead_letters_page(State(app): State<Arc<App>>, _s: StaffSession, headers: HeaderMap) -> Result<Response, AppError> {
+    let items = match &app.local {
+        Some(local) => Some(SqliteDeadLetters::new(local.db.clone()).list(app.config.feed.max_attempts).await?),
+        None => None,
+    };
+    Ok(dead_letters_response(items.as_deref(), app.config.feed.redrive_interval, wants_json(&headers)))
+}
+
+/// The page (or JSON) for the local system's items, or for AWS when `items` is `None`.
+pub fn dead_letters_response(items: Option<&[DeadLetterItem]>, redrive_every: std::time::Duration, json: bool) -> Response {
+    if json {
+        return Json(json!({ "backend": if items.is_some() { "local" } else { "aws" }, "items": items })).into_response();
+    }
+    let body = match items {
+        Some(items) => local_dead_letters(items, redrive_every),
+        None => aws_dead_letters(),
+    };
+    staff_page(StatusCode::OK, "/staff/dead-letters", DEAD_LETTERS_TITLE, body)
+}
+
+fn taipei(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8")).format("%Y/%m/%d %H:%M").to_string()
+}
+
+fn every(d: std::time::Duration) -> String {
+    match d.as_secs() {
+        60 => "每分鐘".to_string(),
+        s if s % 60 == 0 => format!("每 {} 分鐘", s / 60),
+        s => format!("每 {s} 秒"),
+    }
+}
+
+fn consumer_label(consumer: &str) -> &str {
+    match consumer {
+        "notify" => "通知信（notify）",
+        "calculate" => "排放計算（calculate）",
+        other => other,
+    }
+}
+
+/// The reason in zh-TW where the change feed's own wording is known; the detail as recorded.
+fn reason(error: &str) -> String {
+    if error.is_empty() {
+        "（未記錄原因）".to_string()
+    } else if error == "reported as a batch item failure" {
+        "處理程式回報此筆處理失敗".to_string()
+    } else if let Some(detail) = error.strip_prefix("batch failed: ") {
+        format!("整批處理失敗：{detail}")
+    } else {
+        error.to_string()
+    }
+}
+
+fn local_dead_letters(items: &[DeadLetterItem], redrive_every: std::time::Duration) -> Markup {
+    let streams: Vec<(&str, i64, &DeadLetterItem)> = items
+        .iter()
+        .filter_map(|i| match &i.kind {
+            DeadLetterKind::Stream { consumer, seq } => Some((consumer.as_str(), *seq, i)),
+            DeadLetterKind::File { .. } => None,
+        })
+        .collect();
+    let files: Vec<(&str, &str, &DeadLetterItem)> = items
+        .iter()
+        .filter_map(|i| match &i.kind {
+            DeadLetterKind::File { key, file_name } => Some((key.as_str(), file_name.as_str(), i)),
+            DeadLetterKind::Stream { .. } => None,
+        })
+        .collect();
+    html! {
+        p {
+            "以下是多次重試仍未成功、暫時擱置的項目。執行中的系統" (every(redrive_every)) "會自動再試一次，成功後即從清單中移除。"
+            "串流事件也可以在伺服器上執行 " code { "cargo run -- dead-letters --redrive" } " 立即重送；投遞檔案由執行中的系統自動重送。"
+        }
+        p.hint { "時間為台北時間（UTC+8）。為保護個人資料，這裡不顯示事件內容。" }
+        h2 { "串流事件" }
+        @if streams.is_empty() {
+            p.empty { "目前沒有失敗項目。" }
+        } @else {
+            div.table-scroll {
+                table {
+                    caption { "串流事件（" (streams.len()) " 筆）" }
+                    thead { tr { th scope="col" { "處理程式" } th.n scope="col" { "序號" } th.n scope="col" { "次數" } th scope="col" { "原因" } th scope="col" { "首次發生時間" } } }
+                    tbody {
+                        @for (consumer, seq, i) in &streams {
+                            tr data-kind="stream" {
+                                th scope="row" { (consumer_label(consumer)) }
+                                td.n { (seq) }
+                                td.n { (i.attempts) }
+                                td { (reason(&i.error)) }
+                                td { time datetime=(i.created_at.to_rfc3339()) { (taipei(i.created_at)) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "投遞檔案" }
+        @if files.is_empty() {
+            p.empty { "目前沒有失敗項目。" }
+        } @else {
+            div.table-scroll {
+                table {
+                    caption { "投遞檔案（" (files.len()) " 筆）" }
+                    thead { tr { th scope="col" { "檔案" } th.n scope="col" { "次數" } th scope="col" { "原因" } th scope="col" { "首次發生時間" } } }
+                    tbody {
+                        @for (key, name, i) in &files {
+                            tr data-kind="file" {
+                                th scope="row" { span title=(key) { (name) } br; small { code { (key) } } }
+                                td.n { (i.attempts) }
+                                td { (reason(&i.error)) }
+                                td { time datetime=(i.created_at.to_rfc3339()) { (taipei(i.created_at)) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn aws_dead_letters() -> Markup {
+    html! {
+        p { "系統在 AWS 上執行：多次重試仍失敗的項目不在本頁，而是送到下列 SQS 佇列（CloudFormation 堆疊中的資源名稱），有訊息時會觸發 CloudWatch 警示：" }
+        ul {
+            @for (queue, what) in AWS_DEAD_LETTER_QUEUES {
+                li { code { (queue) } "：" (what) }
+            }
+        }
+        p.hint { "佇列訊息說明哪個事件或批次失敗；串流紀錄 24 小時後即過期，請儘快處理。" }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(r: Response) -> String {
+        String::from_utf8(axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn on_aws_the_page_names_the_on_failure_queues_and_json_has_no_items() {
+        let every = std::time::Duration::from_secs(60);
+        let html = body(dead_letters_response(None, every, false)).await;
+        assert!(html.contains(DEAD_LETTERS_TITLE));
+        for (queue, _) in AWS_DEAD_LETTER_QUEUES {
+            assert!(html.contains(queue), "{queue}");
+        }
+        let template = include_str!("../../../infra/template.yaml");
+        for (queue, _) in AWS_DEAD_LETTER_QUEUES {
+            assert!(template.contains(&format!("Destination: !GetAtt {queue}.Arn")), "{queue} is an on-failure destination in the template");
+        }
+        let v: serde_json::Value = serde_json::from_str(&body(dead_letters_response(None, every, true)).await).unwrap();
+        assert_eq!(v, json!({ "backend": "aws", "items": null }));
+    }
+
+    #[tokio::test]
+    async fn an_empty_local_system_says_so() {
+        let html = body(dead_letters_response(Some(&[]), std::time::Duration::from_secs(60), false)).await;
+        assert_eq!(html.matches("目前沒有失敗項目").count(), 2);
+        assert!(html.contains("每分鐘") && html.contains("cargo run -- dead-letters --redrive"));
+        let v: serde_json::Value = serde_json::from_str(&body(dead_letters_response(Some(&[]), std::time::Duration::from_secs(60), true)).await).unwrap();
+        assert_eq!(v, json!({ "backend": "local", "items": [] }));
+    }
+
+    #[test]
+    fn times_are_taipei_time() {
+        assert_eq!(taipei("2026-01-01T16:30:00Z".parse().unwrap()), "2026/01/02 00:30");
+    }
 }

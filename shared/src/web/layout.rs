@@ -45,7 +45,7 @@ pub enum Area {
 }
 
 /// The staff console's navigation.
-pub const STAFF_NAV: [(&str, &str); 2] = [("/staff", "計畫管理後台"), ("/staff/national", "全國統計")];
+pub const STAFF_NAV: [(&str, &str); 3] = [("/staff", "計畫管理後台"), ("/staff/national", "全國統計"), ("/staff/dead-letters", "失敗項目")];
 
 /// The carbon platform's navigation: (path, label).
 pub const CARBON_NAV: [(&str, &str); 7] = [
