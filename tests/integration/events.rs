@@ -181,6 +181,7 @@ fn expectation(function: &str, file: &str) -> (u16, &'static str) {
         ("carbon", "get-statement-keys.json") => (200, "\"keys\""),
         ("staff", "get-staff-login.json") => (200, "寄送登入連結"),
         ("staff", "get-national-without-session.json") => (401, "請先登入計畫管理後台"),
+        ("staff", "get-dead-letters-without-session.json") => (401, "請先登入計畫管理後台"),
         _ => panic!("events/{function}/{file} has no expectation: add one in tests/integration/events.rs"),
     }
 }
