@@ -106,3 +106,115 @@ async fn staff_see_the_country_by_county_and_industry_with_no_small_group_expose
     assert_eq!(get("/staff/national?year=abc".into(), true).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
     s.running.stop().await;
 }
+
+/// A stream consumer that fails every batch, so its first record becomes a dead letter.
+struct Refusing;
+
+#[async_trait::async_trait]
+impl ecosphere::stream::StreamConsumer for Refusing {
+    fn name(&self) -> &str {
+        "test-refusing"
+    }
+    async fn handle(&self, _: ecosphere::stream::StreamEvent) -> Result<ecosphere::stream::DynamoDbEventResponse, ecosphere::AppError> {
+        Err(ecosphere::AppError::Unavailable("stream-reason-7f3 郵件伺服器拒絕連線".into()))
+    }
+}
+
+/// Operators see what the local system has given up on for now — a stream dead letter and
+/// a drop event whose quick retries ran out — with attempts, reason and first time, and
+/// never the events' bodies (the applicant's name, phone and e-mail; the dropped file's
+/// metadata).
+#[tokio::test]
+async fn staff_see_the_dead_letters_without_the_events_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ecosphere::ports::ManualClock::new(chrono::Utc::now());
+    let mut cfg = super::common::local_config(dir.path());
+    // No redrive while the test looks at the items.
+    cfg.feed.redrive_interval = Duration::from_secs(3600);
+    let max = cfg.feed.max_attempts;
+    let running = ecosphere_local::start_with_clock(cfg, std::sync::Arc::new(clock.clone())).await.unwrap();
+    let s = Sys::from_running(running, dir, clock);
+    for accept in ["text/html", "application/json"] {
+        let r = s.client.get(s.url("/staff/dead-letters")).header(header::ACCEPT, accept).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{accept}");
+    }
+    let cookie = staff_cookie(&s).await;
+    let get = |json: bool| {
+        let r = s.client.get(s.url("/staff/dead-letters")).header(header::COOKIE, &cookie);
+        if json { r.header(header::ACCEPT, "application/json") } else { r }.send()
+    };
+    let home = s.client.get(s.url("/staff")).header(header::COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("href=\"/staff/dead-letters\""), "{home}");
+    let empty = get(false).await.unwrap();
+    assert_eq!(empty.status(), StatusCode::OK);
+    let empty = empty.text().await.unwrap();
+    assert!(empty.contains("待處理的失敗項目") && empty.contains("目前沒有失敗項目"), "{empty}");
+    assert_eq!(get(true).await.unwrap().json::<serde_json::Value>().await.unwrap(), serde_json::json!({"backend": "local", "items": []}));
+
+    // An application (personal data in its stream record), which a consumer keeps refusing.
+    let form = super::common::valid_form("維他命股份有限公司", "22099131");
+    assert_eq!(s.client.post(s.url("/apply")).form(&form).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    let feed = s.running.feed.clone().unwrap();
+    let mut dead = None;
+    for _ in 0..(max * 2) {
+        let r = feed.poll(&Refusing).await.unwrap();
+        if r.dead_lettered.is_some() {
+            dead = r.dead_lettered;
+            break;
+        }
+        s.clock.advance(chrono::Duration::seconds(120));
+    }
+    let seq = dead.expect("the record became a dead letter");
+
+    // A dropped file whose quick retries ran out (the watcher only redrives it).
+    let local = s.running.app.local.clone().unwrap();
+    let at = ecosphere::ports::Clock::now(&s.clock).to_rfc3339();
+    let attempts = (max + 2).to_string();
+    local
+        .db
+        .call(move |conn| {
+            conn.execute(
+                "INSERT INTO drop_events (key, version_id, size, event, created_at, attempts, last_error)
+                 VALUES ('drop/22099131/b1/電費.pdf', 'v1', 10, '{\"secret\":\"event-body-4e2 身分證 A123456789\"}', ?1, CAST(?2 AS INTEGER), 'file-reason-9c1 檔案暫時無法讀取')",
+                [at.as_str(), attempts.as_str()],
+            )
+            .map_err(ecosphere::adapters::sqlite::db_err)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+
+    let r = get(false).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("串流事件") && html.contains("投遞檔案"), "{html}");
+    assert!(!html.contains("目前沒有失敗項目"), "{html}");
+    assert!(html.contains("stream-reason-7f3 郵件伺服器拒絕連線") && html.contains("file-reason-9c1 檔案暫時無法讀取"), "{html}");
+    assert!(html.contains(&format!("<td class=\"n\">{max}</td>")) && html.contains(&format!("<td class=\"n\">{}</td>", max + 2)), "attempts: {html}");
+    assert!(html.contains("電費.pdf") && html.contains("test-refusing"), "{html}");
+    let taipei = ecosphere::ports::Clock::now(&s.clock).with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).format("%Y/%m/%d %H:%M").to_string();
+    assert!(html.contains(&taipei), "first time in Taipei time ({taipei}): {html}");
+    assert!(html.contains("cargo run -- dead-letters --redrive"));
+    for secret in ["王小明", "02-2345-6789", "ming@vitamin.com.tw", "event-body-4e2", "A123456789"] {
+        assert!(!html.contains(secret), "the page shows an event body ({secret})");
+    }
+
+    let v: serde_json::Value = get(true).await.unwrap().json().await.unwrap();
+    assert_eq!(v["backend"], "local");
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{v}");
+    assert_eq!((items[0]["kind"].as_str(), items[0]["consumer"].as_str(), items[0]["seq"].as_i64()), (Some("stream"), Some("test-refusing"), Some(seq)));
+    assert_eq!(items[0]["attempts"].as_u64(), Some(u64::from(max)));
+    assert!(items[0]["error"].as_str().unwrap().contains("stream-reason-7f3"), "{v}");
+    assert_eq!((items[1]["kind"].as_str(), items[1]["key"].as_str()), (Some("file"), Some("drop/22099131/b1/電費.pdf")));
+    assert_eq!(items[1]["attempts"].as_u64(), Some(u64::from(max) + 2));
+    assert_eq!(items[1]["error"], "file-reason-9c1 檔案暫時無法讀取");
+    for i in items {
+        chrono::DateTime::parse_from_rfc3339(i["created_at"].as_str().unwrap()).unwrap();
+        assert!(i.get("event").is_none());
+    }
+    for secret in ["王小明", "02-2345-6789", "ming@vitamin.com.tw", "event-body-4e2", "A123456789"] {
+        assert!(!v.to_string().contains(secret), "the JSON shows an event body ({secret})");
+    }
+    s.running.stop().await;
+}
