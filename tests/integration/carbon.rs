@@ -500,7 +500,8 @@ fn peak_rss_mib() -> f64 {
 
 /// Issue 13: hostile files in a batch with a good one — a page tree whose /Parent loops
 /// (it used to overflow the stack and abort the server), a decompression bomb (200 MiB
-/// from ~200 KB) and a name too long to store. The server stays up, memory stays low, the
+/// from ~200 KB), an image whose header claims 900 megapixels, arrays nested 200,000
+/// deep and a name too long to store. The server stays up, memory stays low, the
 /// good file is done and each bad one failed with a reason.
 #[tokio::test]
 async fn hostile_files_fail_alone_and_the_server_stays_up() {
@@ -534,8 +535,30 @@ async fn hostile_files_fail_alone_and_the_server_stays_up() {
     let long_dir = s.dir.path().join("drop").join(TAX).join("hostile");
     std::fs::create_dir_all(&long_dir).unwrap();
     std::fs::write(long_dir.join(format!("{}.png", "電".repeat(82))), b"\x89PNG\r\n\x1a\n").unwrap();
+    // An image whose header claims 30,000 × 30,000 pixels (2.7 GB to decode) in a few bytes.
+    let mut image_bomb = b"\x89PNG\r\n\x1a\n".to_vec();
+    image_bomb.extend_from_slice(&13u32.to_be_bytes());
+    image_bomb.extend_from_slice(b"IHDR");
+    image_bomb.extend_from_slice(&30_000u32.to_be_bytes());
+    image_bomb.extend_from_slice(&30_000u32.to_be_bytes());
+    image_bomb.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    let mut zeros = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    zeros.write_all(&vec![0u8; 4 * 1024 * 1024]).unwrap();
+    let idat = zeros.finish().unwrap();
+    image_bomb.extend_from_slice(&(idat.len() as u32).to_be_bytes());
+    image_bomb.extend_from_slice(b"IDAT");
+    image_bomb.extend_from_slice(&idat);
+    image_bomb.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]);
+    drop_file(&s, "hostile", "bomb.png", &image_bomb);
+    // Arrays nested 200,000 deep (a recursive parser's stack overflow).
+    let nested = pdf_of(&[
+        format!("<< /Type /Catalog /Pages 2 0 R /Junk {}1{} >>", "[".repeat(200_000), "]".repeat(200_000)).into_bytes(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_vec(),
+    ]);
+    drop_file(&s, "hostile", "nested.pdf", &nested);
     drop_file(&s, "hostile", "power.csv", "類別,數量,單位,起日,迄日,電號或水號,金額\n電力,1000,kWh,2025-03-01,2025-03-31,07-12-3456-78-9,3800\n".as_bytes());
-    let batch = wait_batch(&s, &cookie, "hostile", 4).await;
+    let batch = wait_batch(&s, &cookie, "hostile", 6).await;
     let files = batch["files"].as_array().unwrap();
     let file = |n: &str| files.iter().find(|f| f["name"] == n).unwrap_or_else(|| panic!("{n} in {batch}")).clone();
     assert_eq!(file("power.csv")["status"], "done", "{batch}");
@@ -543,6 +566,11 @@ async fn hostile_files_fail_alone_and_the_server_stays_up() {
     assert!(file("loop.pdf")["reason"].as_str().unwrap().contains("頁面結構損毀"), "{batch}");
     assert_eq!(file("bomb.pdf")["status"], "failed");
     assert!(file("bomb.pdf")["reason"].as_str().unwrap().contains("解壓縮後過大"), "{batch}");
+    assert_eq!(file("bomb.png")["status"], "failed");
+    assert!(file("bomb.png")["reason"].as_str().unwrap().contains("圖片尺寸過大"), "{batch}");
+    // Read without overflowing (no text, no pages worth reading): final, with a reason.
+    assert_eq!(file("nested.pdf")["status"], "failed", "{batch}");
+    assert!(!file("nested.pdf")["reason"].as_str().unwrap_or_default().is_empty(), "{batch}");
     // The long name never reached the store; it waits in drop-rejected with its reason.
     let rejected = s.dir.path().join("drop-rejected").join(TAX).join("hostile");
     let reasons: Vec<String> = std::fs::read_dir(&rejected).unwrap().flatten().filter(|e| e.path().to_string_lossy().ends_with(".reason.txt")).map(|e| std::fs::read_to_string(e.path()).unwrap()).collect();
