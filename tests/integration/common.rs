@@ -267,3 +267,20 @@ pub fn aws_config(url: &str, table: &str, bucket: &str) -> ecosphere::Config {
     })
     .unwrap()
 }
+
+/// A small seeded generator (xorshift) for the randomised suites: the seed replays a run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}

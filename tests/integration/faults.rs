@@ -25,7 +25,7 @@ use ecosphere::faults::{Faults, Mode};
 use ecosphere::ports::{ManualClock, Submission};
 use ecosphere::App;
 
-use super::common::{aws_config, create_resources, moto_sent_emails, sdk, set_aws_env, stream_event, valid_form, Moto};
+use super::common::{Rng, aws_config, create_resources, moto_sent_emails, sdk, set_aws_env, stream_event, valid_form, Moto};
 
 const TAX: &str = "22099131";
 const REVIEWERS: &str = "reviewer@ecosphere.example.com,second@ecosphere.example.com";
@@ -38,17 +38,39 @@ const FILES: [(&str, &str); 3] = [
     ("fuel.csv", "類別,細項,數量,單位,起日,迄日,電號或水號,金額,發票號碼\n柴油,,120,L,2025-05-02,2025-05-02,,3600,CD-22223333\n冷媒,R-410A,3.5,kg,2025-06-02,2025-06-02,,4200,\n"),
 ];
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+
+/// The run's seed: `FAULT_SEED`, or the time.
+fn seed() -> u64 {
+    std::env::var("FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+    })
+}
+
+/// Injected panics are expected by the hundred: their backtraces stay out of the log.
+fn quiet_injected_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let injected = info.payload().downcast_ref::<String>().is_some_and(|m| m.starts_with("injected panic"));
+        if !injected {
+            default_hook(info);
+        }
+    }));
+}
+
+/// One schedule's crash plans: a random mode at one of the first run's `calls`, and in
+/// a third of the schedules a second crash (kill) within the recovery's first `recovery_calls`.
+fn plans(rng: &mut Rng, calls: u64, recovery_calls: u64) -> (Mode, Vec<Arc<Faults>>) {
+    let mode = match rng.below(3) {
+        0 => Mode::Kill,
+        1 => Mode::KillAfter,
+        _ => Mode::Panic,
+    };
+    let mut plans = vec![Faults::new(rng.below(calls as usize) as u64, mode)];
+    if rng.below(3) == 0 {
+        let second = if rng.below(2) == 0 { Mode::Kill } else { Mode::KillAfter };
+        plans.push(Faults::new(rng.below(recovery_calls as usize) as u64, second));
     }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
+    (mode, plans)
 }
 
 fn config(dir: &Path, faults: Option<Arc<Faults>>) -> ecosphere::Config {
@@ -282,19 +304,10 @@ struct Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashes_at_random_points_lose_nothing_duplicate_nothing_and_leave_nothing_stuck() {
-    let seed: u64 = std::env::var("FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
+    let seed = seed();
     let schedules: usize = std::env::var("FAULT_SCHEDULES").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
     println!("fault injection: seed {seed} (FAULT_SEED={seed} replays), {schedules} schedules");
-    // Injected panics are expected by the hundred: keep their backtraces out of the log.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let injected = info.payload().downcast_ref::<String>().is_some_and(|m| m.starts_with("injected panic"));
-        if !injected {
-            default_hook(info);
-        }
-    }));
+    quiet_injected_panics();
 
     // The run without faults: the expected outcome, and how many store calls it makes.
     let tmp = tempfile::tempdir().unwrap();
@@ -316,16 +329,7 @@ async fn crashes_at_random_points_lose_nothing_duplicate_nothing_and_leave_nothi
     let first_run_calls = calls.min(400);
     for i in 0..schedules {
         let tmp = tempfile::tempdir().unwrap();
-        let mode = match rng.below(3) {
-            0 => Mode::Kill,
-            1 => Mode::KillAfter,
-            _ => Mode::Panic,
-        };
-        let mut plans = vec![Faults::new(rng.below(first_run_calls), mode)];
-        if rng.below(3) == 0 {
-            let second = if rng.below(2) == 0 { Mode::Kill } else { Mode::KillAfter };
-            plans.push(Faults::new(rng.below(120), second));
-        }
+        let (mode, plans) = plans(&mut rng, first_run_calls, 120);
         let got = run_schedule(tmp.path(), Arc::new(ManualClock::new(start_time())), &plans).await;
         tally.schedules += 1;
         if plans[0].struck() {
@@ -435,18 +439,10 @@ struct AwsOutcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_emulator_failed_sdk_calls_lose_nothing_and_send_no_email_more_than_twice() {
-    let seed: u64 = std::env::var("FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
+    let seed = seed();
     let schedules: usize = std::env::var("FAULT_SCHEDULES_EMULATOR").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     println!("fault injection on the emulator: seed {seed} (FAULT_SEED={seed} replays), {schedules} schedules");
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let injected = info.payload().downcast_ref::<String>().is_some_and(|m| m.starts_with("injected panic"));
-        if !injected {
-            default_hook(info);
-        }
-    }));
+    quiet_injected_panics();
     let moto = Moto::start();
     set_aws_env();
     let sdk = sdk(&moto.url).await;
@@ -465,15 +461,7 @@ async fn on_the_emulator_failed_sdk_calls_lose_nothing_and_send_no_email_more_th
     let mut by_mode: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for i in 0..schedules {
-        let mode = match rng.below(3) {
-            0 => Mode::Kill,
-            1 => Mode::KillAfter,
-            _ => Mode::Panic,
-        };
-        let mut plans = vec![Faults::new(rng.below(calls.min(400)), mode)];
-        if rng.below(3) == 0 {
-            plans.push(Faults::new(rng.below(60), if rng.below(2) == 0 { Mode::Kill } else { Mode::KillAfter }));
-        }
+        let (mode, plans) = plans(&mut rng, calls.min(400), 60);
         let got = run_aws_schedule(&moto.url, &sdk, Arc::new(ManualClock::new(start_time())), &plans).await;
         if plans[0].struck() {
             struck += 1;

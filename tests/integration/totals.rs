@@ -18,18 +18,7 @@ use ecosphere::App;
 
 const FIRMS: [&str; 3] = ["22099131", "10458574", "99754141"];
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use super::common::Rng;
 
 fn image(a: Option<&Activity>) -> serde_dynamo::Item {
     match a {

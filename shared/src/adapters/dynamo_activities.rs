@@ -851,21 +851,10 @@ impl ActivityStore for DynamoActivityStore {
 
     async fn companies(&self) -> AppResult<Vec<TaxId>> {
         let mut out = Vec::new();
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi2")
-            .key_condition_expression("gsi2pk = :pk")
-            .expression_attribute_values(":pk", s(HAS_ACTIVITIES_GSI2PK))
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            for item in page.map_err(|e| sdk_err("Query", e))?.items.unwrap_or_default() {
-                let marker: MarkerItem = from_item(item)?;
-                if let Ok(t) = TaxId::parse(&marker.tax_id) {
-                    out.push(t);
-                }
+        for item in super::dynamo::query_all(&self.client, &self.table, Some("gsi2"), "gsi2pk", HAS_ACTIVITIES_GSI2PK.into(), None).await? {
+            let marker: MarkerItem = from_item(item)?;
+            if let Ok(t) = TaxId::parse(&marker.tax_id) {
+                out.push(t);
             }
         }
         out.sort_by_key(|t| t.to_string());
@@ -874,24 +863,14 @@ impl ActivityStore for DynamoActivityStore {
     }
 
     async fn stale_files(&self, claimed_before: DateTime<Utc>) -> AppResult<Vec<FileRecord>> {
+        // The partition holds only the files being read right now: a handful.
+        let before = timestamp(claimed_before);
         let mut out = Vec::new();
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi2")
-            .key_condition_expression("gsi2pk = :pk AND gsi2sk <= :before")
-            .expression_attribute_values(":pk", s(FILE_PROCESSING_GSI2PK))
-            .expression_attribute_values(":before", AttributeValue::S(timestamp(claimed_before)))
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            for item in page.map_err(|e| sdk_err("Query", e))?.items.unwrap_or_default() {
-                let file = from_item::<FileItem>(item)?.file;
-                // The index is eventually consistent: a file finished a moment ago may still be listed.
-                if file.status == FileStatus::Processing {
-                    out.push(file);
-                }
+        for item in super::dynamo::query_all(&self.client, &self.table, Some("gsi2"), "gsi2pk", FILE_PROCESSING_GSI2PK.into(), None).await? {
+            let stored = from_item::<FileItem>(item)?;
+            // The index is eventually consistent: a file finished a moment ago may still be listed.
+            if stored.file.status == FileStatus::Processing && stored.claimed_at <= before {
+                out.push(stored.file);
             }
         }
         Ok(out)
