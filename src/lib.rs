@@ -198,20 +198,18 @@ pub async fn start_with_clock(mut config: Config, clock: Arc<dyn ecosphere::port
         let redrive_every = app.config.feed.redrive_interval;
         let sweeper = app.clone();
         tasks.spawn(async move {
-            let mut last_redrive = tokio::time::Instant::now();
-            // The first sweep right after a start: that is when a crash left work behind.
-            let mut last_sweep: Option<tokio::time::Instant> = None;
+            // Due right after a start: that is when a crash left work behind.
+            let mut last_redrive: Option<tokio::time::Instant> = None;
             loop {
-                if let (Some(c), true) = (&consumer, last_redrive.elapsed() >= redrive_every) {
-                    last_redrive = tokio::time::Instant::now();
-                    if let Err(e) = confined("drop redrive", watcher.redrive(c.as_ref(), max_attempts)).await {
-                        tracing::error!(error = %e, "drop event redrive failed");
+                if last_redrive.is_none_or(|t| t.elapsed() >= redrive_every) {
+                    last_redrive = Some(tokio::time::Instant::now());
+                    if let Some(c) = &consumer {
+                        if let Err(e) = confined("drop redrive", watcher.redrive(c.as_ref(), max_attempts)).await {
+                            tracing::error!(error = %e, "drop event redrive failed");
+                        }
                     }
-                }
-                if last_sweep.is_none_or(|t| t.elapsed() >= redrive_every) {
                     // The sweeper (on AWS: the EventBridge schedules of ingest and notify):
                     // abandoned file claims and e-mails that never went out.
-                    last_sweep = Some(tokio::time::Instant::now());
                     if let Err(e) = confined("file sweep", sweeper.ingest.sweep()).await {
                         tracing::error!(error = %e, "file sweep failed");
                     }

@@ -121,6 +121,11 @@ async fn store_contract(store: Arc<dyn ApplicationStore>) {
     // A rejection frees the company to apply again.
     let rejected = store.decide(&c.id, 1, &decision(ApplicationStatus::Rejected, Some("資料不完整"))).await.unwrap();
     assert_eq!(rejected.decision.as_ref().unwrap().reason.as_deref(), Some("資料不完整"));
+    // The sweeper's recent rejections: decided at or after `since`, and no other status.
+    let decided_at = rejected.decision.as_ref().unwrap().decided_at;
+    let recent: Vec<_> = store.list_rejected_since(decided_at - chrono::Duration::milliseconds(1)).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(recent, vec![c.id.clone()]);
+    assert!(store.list_rejected_since(decided_at + chrono::Duration::seconds(1)).await.unwrap().is_empty());
     let (reapply, _) = application("乙公司", "10458574", "second try");
     assert!(matches!(store.submit(&reapply, None).await.unwrap(), Submission::Created(_)));
     let pending: Vec<_> = store.list_pending().await.unwrap().into_iter().map(|p| p.id).collect();

@@ -13,7 +13,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, FixedOffset, Utc};
 use ecosphere::domain::{
     fields, Application, ApplicationStatus, FieldErrors, FieldSpec, Interest, InventoryStatus, RawForm, Region,
 };
@@ -65,9 +64,6 @@ async fn status_page(State(app): State<Arc<App>>, Path(id): Path<String>, header
     Ok(render_status(&a))
 }
 
-fn taipei(t: DateTime<Utc>) -> String {
-    t.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("valid offset")).format("%Y/%m/%d %H:%M").to_string()
-}
 
 /// Masks an address for display on a page anyone with the link can open: `m***@vitamin.com.tw`.
 fn mask_email(addr: &str) -> String {
@@ -118,9 +114,9 @@ fn render_status(a: &Application) -> Response {
         dl {
             dt { "公司名稱" } dd { (a.form.company_name) }
             dt { "公司統編" } dd { (a.form.tax_id.as_str()) }
-            dt { "申請時間" } dd { (taipei(a.submitted_at)) "（台北時間）" }
+            dt { "申請時間" } dd { (ecosphere::domain::taipei_minutes(a.submitted_at)) "（台北時間）" }
             @if let Some(d) = &a.decision {
-                dt { "審核時間" } dd { (taipei(d.decided_at)) }
+                dt { "審核時間" } dd { (ecosphere::domain::taipei_minutes(d.decided_at)) }
             }
             dt { "申請編號" } dd { code { (a.id.as_str()) } }
         }

@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ecosphere::adapters::sqlite::dead_letters::{DeadLetterItem, DeadLetterKind, SqliteDeadLetters};
-use ecosphere::domain::{Counties, FieldErrors, IndustryTable};
+use ecosphere::domain::{taipei_minutes, Counties, FieldErrors, IndustryTable};
 use ecosphere::error::AppError;
 use ecosphere::national::{compute, firm_years, publish_groups, FirmYear, GroupFigure, National};
 use ecosphere::services::portal::SESSION_HOURS;
@@ -432,9 +432,6 @@ pub fn dead_letters_response(items: Option<&[DeadLetterItem]>, redrive_every: st
     staff_page(StatusCode::OK, "/staff/dead-letters", DEAD_LETTERS_TITLE, body)
 }
 
-fn taipei(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8")).format("%Y/%m/%d %H:%M").to_string()
-}
 
 fn every(d: std::time::Duration) -> String {
     match d.as_secs() {
@@ -501,7 +498,7 @@ fn local_dead_letters(items: &[DeadLetterItem], redrive_every: std::time::Durati
                                 td.n { (seq) }
                                 td.n { (i.attempts) }
                                 td { (reason(&i.error)) }
-                                td { time datetime=(i.created_at.to_rfc3339()) { (taipei(i.created_at)) } }
+                                td { time datetime=(i.created_at.to_rfc3339()) { (taipei_minutes(i.created_at)) } }
                             }
                         }
                     }
@@ -522,7 +519,7 @@ fn local_dead_letters(items: &[DeadLetterItem], redrive_every: std::time::Durati
                                 th scope="row" { span title=(key) { (name) } br; small { code { (key) } } }
                                 td.n { (i.attempts) }
                                 td { (reason(&i.error)) }
-                                td { time datetime=(i.created_at.to_rfc3339()) { (taipei(i.created_at)) } }
+                                td { time datetime=(i.created_at.to_rfc3339()) { (taipei_minutes(i.created_at)) } }
                             }
                         }
                     }
@@ -575,10 +572,5 @@ mod tests {
         assert!(html.contains("每分鐘") && html.contains("cargo run -- dead-letters --redrive"));
         let v: serde_json::Value = serde_json::from_str(&body(dead_letters_response(Some(&[]), std::time::Duration::from_secs(60), true)).await).unwrap();
         assert_eq!(v, json!({ "backend": "local", "items": [] }));
-    }
-
-    #[test]
-    fn times_are_taipei_time() {
-        assert_eq!(taipei("2026-01-01T16:30:00Z".parse().unwrap()), "2026/01/02 00:30");
     }
 }

@@ -320,36 +320,28 @@ impl ApplicationStore for DynamoApplicationStore {
     }
 
     async fn list_pending(&self) -> AppResult<Vec<Application>> {
-        self.list_by_status(crate::records::PENDING_GSI2PK).await
+        self.list_by_status(crate::records::PENDING_GSI2PK, None).await
     }
 
     async fn list_approved(&self) -> AppResult<Vec<Application>> {
-        self.list_by_status(crate::records::APPROVED_GSI2PK).await
+        self.list_by_status(crate::records::APPROVED_GSI2PK, None).await
     }
 
     async fn list_rejected_since(&self, since: chrono::DateTime<chrono::Utc>) -> AppResult<Vec<Application>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi2")
-            .key_condition_expression("gsi2pk = :pk AND gsi2sk >= :since")
-            .expression_attribute_values(":pk", AttributeValue::S(crate::records::REJECTED_GSI2PK.into()))
-            .expression_attribute_values(":since", AttributeValue::S(crate::records::timestamp(since)));
-        self.query_applications(query).await
+        // Rejections sort by decision time in gsi2 (`ApplicationItem`).
+        self.list_by_status(crate::records::REJECTED_GSI2PK, Some(crate::records::timestamp(since))).await
     }
 }
 
 impl DynamoApplicationStore {
-    /// Applications of one status, from the sparse index gsi2.
-    async fn list_by_status(&self, gsi2pk: &str) -> AppResult<Vec<Application>> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi2")
-            .key_condition_expression("gsi2pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(gsi2pk.into()));
+    /// Applications of one status, from the sparse index gsi2; with `from`, only those
+    /// whose gsi2 sort key is at or after it.
+    async fn list_by_status(&self, gsi2pk: &str, from: Option<String>) -> AppResult<Vec<Application>> {
+        let query = self.client.query().table_name(&self.table).index_name("gsi2").expression_attribute_values(":pk", AttributeValue::S(gsi2pk.into()));
+        let query = match from {
+            Some(from) => query.key_condition_expression("gsi2pk = :pk AND gsi2sk >= :from").expression_attribute_values(":from", AttributeValue::S(from)),
+            None => query.key_condition_expression("gsi2pk = :pk"),
+        };
         self.query_applications(query).await
     }
 

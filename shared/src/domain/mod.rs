@@ -19,3 +19,17 @@ pub use review::{parse_reason, ReviewAction, ReviewClaims, ReviewSigner, TokenEr
 pub use member::{Member, MemberAudit, MemberId, MemberProfile};
 pub use firm::{Counties, County, FirmProfile, IndustryCode, IndustryTable, ProfileAudit, ProfileFields, Sector};
 pub use totals::{FirmYearTotal, Source};
+
+/// A moment as people in Taiwan read it, to the minute: `2026/01/02 00:30` (UTC+8, no
+/// daylight saving time).
+pub fn taipei_minutes(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8")).format("%Y/%m/%d %H:%M").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_taipei_time() {
+        assert_eq!(super::taipei_minutes("2026-01-01T16:30:00Z".parse().unwrap()), "2026/01/02 00:30");
+    }
+}

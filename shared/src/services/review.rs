@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use chrono::FixedOffset;
 
 use crate::domain::{
     parse_reason, Application, ApplicationStatus, Decision, FieldErrors, ReviewAction, ReviewClaims, ReviewSigner, TokenError,
@@ -15,7 +14,7 @@ use crate::ports::{ApplicationStore, Clock};
 pub fn already_decided_error(current: &Application) -> AppError {
     match &current.decision {
         Some(d) if current.status != ApplicationStatus::Pending => {
-            let at = d.decided_at.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("offset")).format("%Y/%m/%d %H:%M");
+            let at = crate::domain::taipei_minutes(d.decided_at);
             AppError::Conflict(format!(
                 "此申請已於 {at}（台北時間）由 {} 審核為「{}」，無法再次審核。",
                 d.reviewer,
