@@ -45,7 +45,7 @@ impl Sys {
         format!("{}{p}", self.running.url())
     }
     pub(super) async fn wait_mail(&self, pred: impl Fn(&(String, String, String)) -> bool) -> (String, String, String) {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(m) = mails(self.dir.path()).into_iter().rev().find(|m| pred(m)) {
                 return m;
